@@ -1,0 +1,93 @@
+"""Where things live: the data folder, the results cache, the profile and the device.
+
+Each setting follows the same order of precedence: an explicit argument, then an
+environment variable, then a folder inside the project when running from a checkout,
+then a per-user cache folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from fmnist_edu.errors import ConfigError
+
+DATA_ENV = "FMNIST_EDU_DATA"
+CACHE_ENV = "FMNIST_EDU_CACHE"
+PROFILE_ENV = "FMNIST_EDU_PROFILE"
+
+
+def project_root() -> Path | None:
+    """Return the checkout's root when the package runs from one, else ``None``.
+
+    A checkout is recognised by a ``pyproject.toml`` naming ``fmnist-edu`` beside the
+    package folder (as with ``pip install -e .``).
+    """
+    root = Path(__file__).resolve().parent.parent
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and 'name = "fmnist-edu"' in pyproject.read_text(errors="replace"):
+        return root
+    return None
+
+
+def user_cache_dir() -> Path:
+    """Return the per-user cache folder (``$XDG_CACHE_HOME/fmnist_edu``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fmnist_edu"
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Resolve the data folder: argument, ``FMNIST_EDU_DATA``, ``data/``, user cache."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    root = project_root()
+    return root / "data" if root else user_cache_dir() / "data"
+
+
+def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Resolve the results store: argument, ``FMNIST_EDU_CACHE``, ``_build/``, user cache."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    root = project_root()
+    return root / "_build" / "fmnist_edu_cache" if root else user_cache_dir() / "results"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much compute the book's experiments spend.
+
+    ``quick`` keeps a CI build of the whole book within minutes; ``full`` is what the
+    published book uses.
+    """
+
+    name: str
+    epochs: int
+    seeds: tuple[int, ...]
+
+
+PROFILES = {
+    "quick": Profile("quick", epochs=3, seeds=(0, 1, 2)),
+    "full": Profile("full", epochs=10, seeds=(0, 1, 2, 3, 4)),
+}
+
+
+def profile(name: str | None = None) -> Profile:
+    """Return the named profile, else ``FMNIST_EDU_PROFILE``, else ``full``."""
+    name = name or os.environ.get(PROFILE_ENV) or "full"
+    if name not in PROFILES:
+        raise ConfigError(
+            f"{PROFILE_ENV}={name!r} is not a profile; choose one of {', '.join(PROFILES)}"
+        )
+    return PROFILES[name]
+
+
+def default_device() -> torch.device:
+    """Return the GPU when one is present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

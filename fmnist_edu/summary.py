@@ -1,0 +1,108 @@
+"""Per-layer accounting computed from a model: output shape, parameters, MACs, receptive field.
+
+The table is measured, not typed: a dummy image is passed through the model and every
+leaf layer reports what it produced. The receptive field follows the usual recurrence
+(Araujo et al., 2019): a layer with kernel ``k`` and stride ``s`` grows the field by
+``(k - 1) * jump`` and multiplies the jump (the input-pixel distance between
+neighbouring outputs) by ``s``. After a flatten, each unit sees the whole image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+IMAGE_SIDE = 28
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One row of a model summary."""
+
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+    parameters: int
+    macs: int
+    receptive_field: int
+
+
+def _pair(value: int | tuple[int, ...]) -> int:
+    return value[0] if isinstance(value, tuple) else value
+
+
+def summarize(model: nn.Module, side: int = IMAGE_SIDE) -> list[LayerInfo]:
+    """Return one :class:`LayerInfo` per leaf layer, for a single ``[1, 1, side, side]`` image.
+
+    MACs count the multiply-accumulates of convolutions and dense layers per image;
+    activations, pooling and dropout count zero.
+    """
+    rows: list[LayerInfo] = []
+    field, jump = 1, 1
+    hooks = []
+
+    def record(name: str):
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
+            nonlocal field, jump
+            params = sum(p.numel() for p in module.parameters(recurse=False))
+            macs = 0
+            if isinstance(module, nn.Conv2d):
+                k, s = _pair(module.kernel_size), _pair(module.stride)
+                per_output = module.in_channels // module.groups * k * k
+                macs = output[0].numel() * per_output
+                field, jump = field + (k - 1) * jump, jump * s
+            elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
+                k, s = _pair(module.kernel_size), _pair(module.stride)
+                field, jump = field + (k - 1) * jump, jump * s
+            elif isinstance(module, nn.Flatten):
+                field = side
+            elif isinstance(module, nn.Linear):
+                macs = module.in_features * module.out_features
+                field = side
+            rows.append(
+                LayerInfo(
+                    name=name,
+                    kind=type(module).__name__,
+                    output_shape=tuple(output.shape[1:]),
+                    parameters=params,
+                    macs=macs,
+                    receptive_field=min(field, side),
+                )
+            )
+
+        return hook
+
+    for name, module in model.named_modules():
+        if not list(module.children()):
+            hooks.append(module.register_forward_hook(record(name)))
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            model(torch.zeros(1, 1, side, side, device=device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return rows
+
+
+def format_table(rows: list[LayerInfo]) -> str:
+    """Render a summary as a plain-text table with a total line."""
+    w = max([len(r.name) for r in rows] + [5]) + 2
+    header = f"{'layer':<{w}}{'kind':<10}{'output shape':>16}{'params':>12}{'MACs':>14}{'RF':>5}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        shape = "x".join(str(d) for d in r.output_shape)
+        lines.append(
+            f"{r.name:<{w}}{r.kind:<10}{shape:>16}{r.parameters:>12,}{r.macs:>14,}"
+            f"{r.receptive_field:>5}"
+        )
+    lines.append("-" * len(header))
+    total_p = sum(r.parameters for r in rows)
+    total_m = sum(r.macs for r in rows)
+    lines.append(f"{'total':<{w + 10}}{'':>16}{total_p:>12,}{total_m:>14,}")
+    return "\n".join(lines)
