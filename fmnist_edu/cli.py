@@ -53,10 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _model_options(args: argparse.Namespace) -> dict:
+    return {f: getattr(args, f) for f in experiments.CNN_FIELDS} if args.model == "cnn" else {}
+
+
 def _experiment(args: argparse.Namespace) -> experiments.Experiment:
-    options = {f: getattr(args, f) for f in experiments.CNN_FIELDS} if args.model == "cnn" else {}
     return experiments.Experiment(
-        model=args.model, epochs=args.epochs, seed=args.seed, limit=args.limit, **options
+        model=args.model,
+        epochs=args.epochs,
+        seed=args.seed,
+        limit=args.limit,
+        **_model_options(args),
     )
 
 
