@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     data_p = sub.add_parser("data", help="fetch or describe the dataset")
     data_sub = data_p.add_subparsers(dest="action", required=True)
-    data_sub.add_parser("download", parents=[common], help="fetch the official release")
+    download_p = data_sub.add_parser("download", parents=[common], help="fetch the release")
+    download_p.add_argument(
+        "--force", action="store_true", help="fetch even if the folder already holds a copy"
+    )
     data_sub.add_parser("info", parents=[common], help="split sizes and class counts")
 
     models_p = sub.add_parser("models", help="describe the architectures")
@@ -105,6 +108,9 @@ def dispatch(args: argparse.Namespace) -> None:
     """Run the subcommand ``args`` describes."""
     if args.command == "data" and args.action == "download":
         folder = settings.data_dir(args.data_dir)
+        if data.has_data(folder) and not args.force:
+            print(f"{folder}: already holds a copy of Fashion-MNIST; nothing to download")
+            return
         written = download.download_release(folder)
         print(f"{folder}: {len(written)} file(s) downloaded, all four checked against MD5 sums")
     elif args.command == "data":

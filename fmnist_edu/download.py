@@ -70,15 +70,18 @@ def fetch(url: str, dest: Path, md5: str, timeout: float = 30.0) -> None:
 
 def download_release(
     folder: str | os.PathLike,
-    mirrors: Sequence[str] = MIRRORS,
+    mirrors: Sequence[str] | None = None,
     md5: dict[str, str] | None = None,
     timeout: float = 30.0,
 ) -> list[Path]:
     """Download the four official files into ``folder``, skipping those already valid.
 
+    ``mirrors`` and ``md5`` default to :data:`MIRRORS` and :data:`MD5`.
+
     Each file is tried on every mirror in turn. Raises :class:`DownloadError` with every
     mirror's reason, and advice for working offline, when a file cannot be fetched.
     """
+    mirrors = MIRRORS if mirrors is None else mirrors
     md5 = MD5 if md5 is None else md5
     folder = Path(folder)
     try:

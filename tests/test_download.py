@@ -1,0 +1,108 @@
+"""The downloader against a local HTTP server on 127.0.0.1 serving the real subset files."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from fmnist_edu import data
+from fmnist_edu.download import MD5, download_release, md5_of
+from fmnist_edu.errors import DownloadError
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    cut: set[str] = set()  # files whose connection is dropped half-way
+    requests: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        name = self.path.rsplit("/", 1)[-1]
+        type(self).requests.append(name)
+        body = self.files.get(name)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if name in self.cut:
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.close()
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(subset_dir: Path):
+    handler = type("Handler", (_Handler,), {"files": {}, "cut": set(), "requests": []})
+    handler.files = {name: (subset_dir / name).read_bytes() for name in MD5}
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/fashion/", handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def subset_sums(subset_dir: Path) -> dict[str, str]:
+    return {name: md5_of(subset_dir / name) for name in MD5}
+
+
+def test_download_with_right_sums(tmp_path, server, subset_dir):
+    url, handler = server
+    written = download_release(tmp_path / "d", mirrors=[url], md5=subset_sums(subset_dir))
+    assert sorted(p.name for p in written) == sorted(MD5)
+    dataset = data.load(tmp_path / "d")
+    assert (len(dataset.train), len(dataset.test)) == (3615, 1770)
+    # A second call finds valid files and fetches nothing.
+    handler.requests.clear()
+    assert download_release(tmp_path / "d", mirrors=[url], md5=subset_sums(subset_dir)) == []
+    assert handler.requests == []
+
+
+def test_wrong_sums_leave_no_file(tmp_path, server):
+    url, _ = server  # the subset's files do not match the official release's sums
+    with pytest.raises(DownloadError, match=r"does not match the official"):
+        download_release(tmp_path, mirrors=[url])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_connection_cut_mid_file_leaves_no_file(tmp_path, server, subset_dir):
+    url, handler = server
+    handler.cut = {"t10k-images-idx3-ubyte.gz"}
+    with pytest.raises(DownloadError, match=r"t10k-images-idx3-ubyte.gz"):
+        download_release(tmp_path, mirrors=[url], md5=subset_sums(subset_dir))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert "t10k-images-idx3-ubyte.gz" not in names
+    assert not any(n.endswith(".part") for n in names)
+    # What did arrive is complete and correct, and a retry finishes the job.
+    for name in names:
+        assert md5_of(tmp_path / name) == subset_sums(subset_dir)[name]
+    handler.cut = set()
+    download_release(tmp_path, mirrors=[url], md5=subset_sums(subset_dir))
+    assert data.has_data(tmp_path)
+
+
+def test_falls_back_to_the_next_mirror(tmp_path, server, subset_dir):
+    url, _ = server
+    download_release(tmp_path, mirrors=[url + "missing/", url], md5=subset_sums(subset_dir))
+    assert data.has_data(tmp_path)
+
+
+def test_offline_message_says_how_to_use_a_local_copy(tmp_path):
+    with pytest.raises(DownloadError, match=r"(?s)could not download.*--data-dir.*FMNIST_EDU_DATA"):
+        download_release(tmp_path, mirrors=["http://127.0.0.1:9/"], timeout=2)
+
+
+def test_load_with_download_fills_an_empty_folder(tmp_path, server, subset_dir, monkeypatch):
+    url, _ = server
+    monkeypatch.setattr("fmnist_edu.download.MIRRORS", (url,))
+    monkeypatch.setattr("fmnist_edu.download.MD5", subset_sums(subset_dir))
+    assert len(data.load(tmp_path / "new", download=True).train) == 3615
