@@ -106,3 +106,20 @@ def format_table(rows: list[LayerInfo]) -> str:
     total_m = sum(r.macs for r in rows)
     lines.append(f"{'total':<{w + 10}}{'':>16}{total_p:>12,}{total_m:>14,}")
     return "\n".join(lines)
+
+
+def markdown_table(rows: list[LayerInfo]) -> str:
+    """Render a summary as a Markdown table (for a chapter), with a total row."""
+    lines = [
+        "| layer | kind | output shape | parameters | MACs per image | receptive field |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        shape = " × ".join(str(d) for d in r.output_shape)
+        lines.append(
+            f"| `{r.name}` | {r.kind} | {shape} | {r.parameters:,} | {r.macs:,} | "
+            f"{r.receptive_field} × {r.receptive_field} |"
+        )
+    total_p, total_m = sum(r.parameters for r in rows), sum(r.macs for r in rows)
+    lines.append(f"| **total** | | | **{total_p:,}** | **{total_m:,}** | |")
+    return "\n".join(lines)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from fmnist_edu.data import CLASS_NAMES, Split
 from fmnist_edu.settings import default_device

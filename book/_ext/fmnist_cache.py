@@ -12,12 +12,21 @@ re-reads a page only when its file changes. Neither notices a new version of
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from fmnist_edu import settings
 from fmnist_edu.provenance import build_fingerprint
 
 _STATE = {"fingerprint": ""}
 
 
 def _init(app, config) -> None:
+    # Notebooks run with book/ as their working directory: make relative folder settings
+    # absolute (against where the build was started) before any kernel inherits them.
+    for name in (settings.DATA_ENV, settings.CACHE_ENV):
+        if os.environ.get(name):
+            os.environ[name] = str(Path(os.environ[name]).expanduser().resolve())
     _STATE["fingerprint"] = build_fingerprint()
 
 
