@@ -1,6 +1,7 @@
 # Two commands on a fresh machine:
 #   make book   set up .venv, fetch the data if missing, build the book into _build/html
-#   make test   set up .venv, lint, run the unit tests, build the book quickly with -W
+#   make test   set up .venv, lint, run the unit tests, then build the whole book with the
+#               quick profile, failing on any cell error or Sphinx warning (-W)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -20,6 +21,7 @@ data: $(STAMP)
 
 book: data
 	$(BIN)/jupyter-book build book
+	@echo "The book is in _build/html/index.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -27,6 +29,7 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+	FMNIST_EDU_PROFILE=quick $(BIN)/jupyter-book build book -W
 
 format: $(STAMP)
 	$(BIN)/ruff format .

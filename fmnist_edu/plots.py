@@ -27,7 +27,7 @@ def example_grid(split: Split, per_class: int = 8, seed: int = 0) -> Figure:
         members = torch.nonzero(split.labels == c).flatten()
         chosen = members[torch.randperm(len(members), generator=generator)[:per_class]]
         for ax, i in zip(row, chosen, strict=False):
-            ax.imshow(split.images[i], cmap="gray_r", vmin=0, vmax=255)
+            ax.imshow(split.images[i].numpy(), cmap="gray_r", vmin=0, vmax=255)
         for ax in row:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -53,7 +53,7 @@ def image_row(images: torch.Tensor, titles: Sequence[str], cmap: str = "gray_r")
     fig = Figure(figsize=(1.3 * len(images), 1.8), layout="constrained")
     axes = fig.subplots(1, len(images))
     for ax, image, title in zip(axes, images, titles, strict=True):
-        ax.imshow(image, cmap=cmap)
+        ax.imshow(torch.as_tensor(image).numpy(), cmap=cmap)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
     return fig
@@ -76,7 +76,7 @@ def heatmap(matrix: Sequence[Sequence[float]], fmt: str = "{:.0f}", label: str =
     m = torch.as_tensor(matrix, dtype=torch.float64)
     fig = Figure(figsize=(6.2, 5.4), layout="constrained")
     ax = fig.subplots()
-    shown = ax.imshow(m, cmap="Blues")
+    shown = ax.imshow(m.numpy(), cmap="Blues")
     fig.colorbar(shown, ax=ax, label=label)
     ticks = list(range(len(SHORT_NAMES)))
     ax.set_xticks(ticks, SHORT_NAMES, rotation=45, ha="right")
@@ -105,10 +105,10 @@ def learning_curves(histories: Mapping[str, Sequence[History]]) -> Figure:
     loss_ax, acc_ax = fig.subplots(1, 2)
     for label, runs in histories.items():
         for ax, column in ((loss_ax, "loss"), (acc_ax, "val_accuracy")):
-            values = torch.tensor([h.column(column) for h in runs])
+            values = torch.tensor([h.column(column) for h in runs]).numpy()
             epochs = list(range(1, values.shape[1] + 1))
             (line,) = ax.plot(epochs, values.mean(0), marker="o", ms=3, label=label)
-            ax.fill_between(epochs, values.min(0).values, values.max(0).values,
+            ax.fill_between(epochs, values.min(0), values.max(0),
                             color=line.get_color(), alpha=0.2)  # fmt: skip
     loss_ax.set(xlabel="epoch", ylabel="training loss")
     acc_ax.set(xlabel="epoch", ylabel="validation accuracy")
@@ -124,7 +124,7 @@ def seed_scores(scores: Mapping[str, Sequence[float]], ylabel: str = "test accur
         v = torch.tensor(values, dtype=torch.float64)
         std = float(v.std()) if len(v) > 1 else 0.0
         ax.errorbar(x, float(v.mean()), yerr=std, fmt="_", ms=20, capsize=6, color="black")
-        ax.scatter([x] * len(v), v, alpha=0.7, zorder=3)
+        ax.scatter([x] * len(v), v.numpy(), alpha=0.7, zorder=3)
     ax.set_xticks(range(len(scores)), list(scores))
     ax.set_xlim(-0.6, len(scores) - 0.4)
     ax.set_ylabel(ylabel)

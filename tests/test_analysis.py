@@ -1,0 +1,63 @@
+"""The numbers chapters report: statistics, similarity, pair ranking, seed comparisons."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fmnist_edu import analysis
+from fmnist_edu.data import Split
+
+
+def _split(images, labels):
+    return Split(torch.tensor(images, dtype=torch.uint8), torch.tensor(labels))
+
+
+def test_class_means_and_pixel_stats():
+    images = torch.zeros(20, 28, 28, dtype=torch.uint8)
+    labels = torch.arange(20) % 10
+    images[labels == 3] = 255  # class 3 is all white, the rest all black
+    split = Split(images, labels)
+    means = analysis.class_mean_images(split)
+    assert means.shape == (10, 28, 28)
+    assert means[3].min() == 1.0 and means[0].max() == 0.0
+    stats = analysis.pixel_stats(split)
+    assert stats.mean == pytest.approx(0.1)
+    assert stats.background_fraction == pytest.approx(0.9)
+    assert stats.class_mean_intensity[3] == 1.0 and stats.class_mean_intensity[5] == 0.0
+
+
+def test_similarity_of_identical_and_disjoint_classes():
+    images = torch.zeros(10, 28, 28, dtype=torch.uint8)
+    for c in range(10):
+        images[c, c, :] = 200  # class c lights row c only: disjoint supports
+    images[1] = images[0]  # ... except class 1, identical to class 0
+    sim = analysis.class_similarity(Split(images, torch.arange(10)))
+    assert sim[0, 1] == pytest.approx(1.0)
+    assert sim[0, 2] == pytest.approx(0.0)
+    assert analysis.top_pairs(sim, k=1)[0][1:] == (0, 1)
+
+
+def test_top_pairs_on_a_confusion_matrix_adds_both_directions():
+    confusion = torch.zeros(10, 10)
+    confusion[2, 4], confusion[4, 2] = 5, 4  # 9 mix-ups between 2 and 4
+    confusion[6, 0] = 8
+    confusion[3, 3] = 100  # the diagonal is never a pair
+    pairs = analysis.top_pairs(confusion, k=2, add_transpose=True)
+    assert pairs == [(9.0, 2, 4), (8.0, 0, 6)]
+
+
+def test_compare_separates_signal_from_noise():
+    clear = analysis.compare([0.90, 0.91, 0.92], [0.80, 0.81, 0.79])
+    assert clear.a_better and not clear.b_better
+    assert clear.difference == pytest.approx(0.11)
+    assert "the CNN beats the MLP by 11.0 percentage points" in analysis.verdict(
+        clear, "CNN", "MLP"
+    )
+    noisy = analysis.compare([0.90, 0.80, 0.85], [0.84, 0.86, 0.83])
+    assert not noisy.a_better and not noisy.b_better
+    assert "within seed-to-seed noise" in analysis.verdict(noisy, "CNN", "MLP")
+    single = analysis.compare([0.99], [0.10])
+    assert not single.a_better, "one seed cannot measure noise"
+    reverse = analysis.compare([0.80, 0.81, 0.79], [0.90, 0.91, 0.92])
+    assert reverse.b_better and "the MLP beats the CNN" in analysis.verdict(reverse, "CNN", "MLP")
