@@ -15,6 +15,13 @@ from fmnist_edu.errors import FmnistEduError
 from fmnist_edu.store import ResultStore
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and exit with 1, like the rest."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(1, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=["mlp", "cnn"], default="cnn")
     p.add_argument("--kernel-size", type=int, default=3)
@@ -32,8 +39,8 @@ def _add_experiment_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``fmnist-edu`` command."""
-    parser = argparse.ArgumentParser(prog="fmnist-edu", description=__doc__.splitlines()[0])
-    common = argparse.ArgumentParser(add_help=False)
+    parser = _Parser(prog="fmnist-edu", description=__doc__.splitlines()[0])
+    common = _Parser(add_help=False)
     common.add_argument("--data-dir", help="data folder (default: FMNIST_EDU_DATA, then data/)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -133,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         dispatch(args)
     except FmnistEduError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. a results store or data folder that cannot be written
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

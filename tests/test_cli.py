@@ -78,3 +78,15 @@ def test_python_dash_m_entry_point(subset_dir):
 def test_download_skips_a_folder_that_holds_data(subset_dir, capsys):
     assert main(["data", "download", "--data-dir", str(subset_dir)]) == 0
     assert "already holds a copy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["train", "--model", "vit"], "invalid choice: 'vit'"), (["data"], "required: action")],
+)
+def test_usage_errors_are_one_line_with_exit_1(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
