@@ -13,6 +13,7 @@ import torch
 
 from fmnist_edu.data import CLASS_NAMES, Split
 from fmnist_edu.experiments import SeedSummary, summarize_seeds
+from fmnist_edu.training import Evaluation
 
 
 def class_mean_images(split: Split) -> torch.Tensor:
@@ -61,6 +62,16 @@ def top_pairs(matrix: Sequence[Sequence[float]], k: int = 3, add_transpose: bool
     values, flat = torch.topk(m.flatten(), k)
     n = m.shape[1]
     return [(float(v), int(f) // n, int(f) % n) for v, f in zip(values, flat, strict=True)]
+
+
+def total_confusion(evaluations: Sequence[Evaluation]) -> list[list[int]]:
+    """Add up the confusion matrices of several evaluations (e.g. one per seed)."""
+    return torch.stack([torch.tensor(e.confusion) for e in evaluations]).sum(0).tolist()
+
+
+def mean_per_class(evaluations: Sequence[Evaluation]) -> list[float]:
+    """Average the per-class accuracies of several evaluations (e.g. one per seed)."""
+    return torch.tensor([e.per_class_accuracy for e in evaluations]).mean(0).tolist()
 
 
 @dataclass(frozen=True)

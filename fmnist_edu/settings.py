@@ -39,24 +39,23 @@ def user_cache_dir() -> Path:
     return Path(base) / "fmnist_edu"
 
 
-def data_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """Resolve the data folder: argument, ``FMNIST_EDU_DATA``, ``data/``, user cache."""
+def _resolve(explicit: str | os.PathLike | None, env: str, in_checkout: str, user: str) -> Path:
     if explicit:
         return Path(explicit).expanduser()
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV]).expanduser()
+    if os.environ.get(env):
+        return Path(os.environ[env]).expanduser()
     root = project_root()
-    return root / "data" if root else user_cache_dir() / "data"
+    return root / in_checkout if root else user_cache_dir() / user
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Resolve the data folder: argument, ``FMNIST_EDU_DATA``, ``data/``, user cache."""
+    return _resolve(explicit, DATA_ENV, "data", "data")
 
 
 def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
     """Resolve the results store: argument, ``FMNIST_EDU_CACHE``, ``_build/``, user cache."""
-    if explicit:
-        return Path(explicit).expanduser()
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    root = project_root()
-    return root / "_build" / "fmnist_edu_cache" if root else user_cache_dir() / "results"
+    return _resolve(explicit, CACHE_ENV, "_build/fmnist_edu_cache", "results")
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,12 @@ def test_compare_separates_signal_from_noise():
     assert not single.a_better, "one seed cannot measure noise"
     reverse = analysis.compare([0.80, 0.81, 0.79], [0.90, 0.91, 0.92])
     assert reverse.b_better and "the MLP beats the CNN" in analysis.verdict(reverse, "CNN", "MLP")
+
+
+def test_totals_over_seeds():
+    from fmnist_edu.training import Evaluation
+
+    a = Evaluation(0.5, [1.0] * 5 + [0.0] * 5, [[1] * 10] * 10)
+    b = Evaluation(0.7, [0.0] * 5 + [1.0] * 5, [[2] * 10] * 10)
+    assert analysis.total_confusion([a, b]) == [[3] * 10] * 10
+    assert analysis.mean_per_class([a, b]) == [0.5] * 10
