@@ -81,7 +81,7 @@ def heatmap(matrix: Sequence[Sequence[float]], fmt: str = "{:.0f}", label: str =
     ticks = list(range(len(SHORT_NAMES)))
     ax.set_xticks(ticks, SHORT_NAMES, rotation=45, ha="right")
     ax.set_yticks(ticks, SHORT_NAMES)
-    threshold = float(m.max()) / 2
+    threshold = (float(m.max()) + float(m.min())) / 2  # white text on the darker half
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
             colour = "white" if m[i, j] > threshold else "black"

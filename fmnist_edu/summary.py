@@ -115,10 +115,10 @@ def markdown_table(rows: list[LayerInfo]) -> str:
         "|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        shape = " × ".join(str(d) for d in r.output_shape)
+        shape = "×".join(str(d) for d in r.output_shape)
         lines.append(
             f"| `{r.name}` | {r.kind} | {shape} | {r.parameters:,} | {r.macs:,} | "
-            f"{r.receptive_field} × {r.receptive_field} |"
+            f"{r.receptive_field}×{r.receptive_field} |"
         )
     total_p, total_m = sum(r.parameters for r in rows), sum(r.macs for r in rows)
     lines.append(f"| **total** | | | **{total_p:,}** | **{total_m:,}** | |")

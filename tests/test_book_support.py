@@ -34,7 +34,7 @@ def test_markdown_table_matches_the_summary():
     table = summary.markdown_table(rows)
     lines = table.splitlines()
     assert len(lines) == 2 + len(rows) + 1
-    assert "| `features.conv1` | Conv2d | 32 × 28 × 28 | 320 | 225,792 | 3 × 3 |" in lines
+    assert "| `features.conv1` | Conv2d | 32×28×28 | 320 | 225,792 | 3×3 |" in lines
     assert lines[-1].startswith("| **total** | | | **421,642** |")
 
 
