@@ -63,7 +63,7 @@ class ChapterRun:
         rows = "\n".join(f"| {k} | {v} |" for k, v in self.facts().items())
         return (
             ":::{admonition} What produced the numbers on this page\n:class: note\n\n"
-            f"| | |\n|---|---|\n{rows}\n:::\n"
+            f"| what | value |\n|---|---|\n{rows}\n:::\n"
         )
 
 
