@@ -118,7 +118,7 @@ def dispatch(args: argparse.Namespace) -> None:
         if data.has_data(folder) and not args.force:
             print(f"{folder}: already holds a copy of Fashion-MNIST; nothing to download")
             return
-        written = download.download_release(folder)
+        written = download.download_release(folder, overwrite=args.force)
         print(f"{folder}: {len(written)} file(s) downloaded, all four checked against MD5 sums")
     elif args.command == "data":
         _data_info(args)

@@ -103,9 +103,15 @@ def _find_layout(folder: Path) -> tuple[str, dict[str, list[Path]]] | None:
 
 
 def has_data(folder: str | os.PathLike) -> bool:
-    """Return True when ``folder`` holds a complete copy in any supported layout."""
+    """Return True when ``folder`` holds a complete copy in any supported layout.
+
+    A folder with only part of a set (say, two of the four IDX files) returns False.
+    """
     folder = Path(folder)
-    return folder.is_dir() and _find_layout(folder) is not None
+    try:
+        return folder.is_dir() and _find_layout(folder) is not None
+    except DataError:
+        return False
 
 
 def _read_split(layout: str, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
@@ -127,12 +133,11 @@ def load(data_dir: str | os.PathLike | None = None, download: bool = False) -> F
     release. Returns both splits decoded into tensors.
     """
     folder = settings.data_dir(data_dir)
-    found = _find_layout(folder) if folder.is_dir() else None
-    if found is None and download:
+    if download and not has_data(folder):
         from fmnist_edu.download import download_release
 
-        download_release(folder)
-        found = _find_layout(folder)
+        download_release(folder)  # completes a partial download, never overwrites a file
+    found = _find_layout(folder) if folder.is_dir() else None
     if found is None:
         raise DataError(
             f"{folder}: no Fashion-MNIST files here. Run 'fmnist-edu data download' to fetch "

@@ -73,10 +73,13 @@ def download_release(
     mirrors: Sequence[str] | None = None,
     md5: dict[str, str] | None = None,
     timeout: float = 30.0,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Download the four official files into ``folder``, skipping those already valid.
 
-    ``mirrors`` and ``md5`` default to :data:`MIRRORS` and :data:`MD5`.
+    ``mirrors`` and ``md5`` default to :data:`MIRRORS` and :data:`MD5`. A file already
+    present with the right sum is kept; one with another sum is an error unless
+    ``overwrite`` is true, so a copy the user put there is never replaced silently.
 
     Each file is tried on every mirror in turn. Raises :class:`DownloadError` with every
     mirror's reason, and advice for working offline, when a file cannot be fetched.
@@ -93,6 +96,11 @@ def download_release(
         dest = folder / name
         if dest.is_file() and md5_of(dest) == expected:
             continue
+        if dest.exists() and not overwrite:
+            raise DownloadError(
+                f"{dest}: exists but does not match the official MD5 {expected}; it was left "
+                "untouched. Move it away, or download with --force to replace it"
+            )
         reasons = []
         for mirror in mirrors:
             url = mirror.rstrip("/") + "/" + name

@@ -106,3 +106,25 @@ def test_load_with_download_fills_an_empty_folder(tmp_path, server, subset_dir, 
     monkeypatch.setattr("fmnist_edu.download.MIRRORS", (url,))
     monkeypatch.setattr("fmnist_edu.download.MD5", subset_sums(subset_dir))
     assert len(data.load(tmp_path / "new", download=True).train) == 3615
+
+
+def test_an_existing_file_with_another_sum_is_never_replaced(tmp_path, server, subset_dir):
+    url, _ = server
+    mine = tmp_path / "train-labels-idx1-ubyte.gz"
+    mine.write_bytes(b"my own file")
+    with pytest.raises(DownloadError, match=r"train-labels-idx1-ubyte.gz: exists but does not"):
+        download_release(tmp_path, mirrors=[url], md5=subset_sums(subset_dir))
+    assert mine.read_bytes() == b"my own file"
+    download_release(tmp_path, mirrors=[url], md5=subset_sums(subset_dir), overwrite=True)
+    assert data.has_data(tmp_path)
+
+
+def test_load_with_download_completes_a_partial_folder(tmp_path, server, subset_dir, monkeypatch):
+    url, handler = server
+    monkeypatch.setattr("fmnist_edu.download.MIRRORS", (url,))
+    monkeypatch.setattr("fmnist_edu.download.MD5", subset_sums(subset_dir))
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (tmp_path / name).write_bytes((subset_dir / name).read_bytes())
+    assert not data.has_data(tmp_path)
+    assert len(data.load(tmp_path, download=True).test) == 1770
+    assert sorted(handler.requests) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
