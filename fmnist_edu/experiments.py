@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -144,7 +145,12 @@ def run(
     key = store.key(experiment.config(), dataset.fingerprint)
     cached = store.load(key)
     if cached is not None:
-        return _from_metrics(experiment, *cached)
+        try:
+            return _from_metrics(experiment, *cached)
+        except (TypeError, KeyError, AttributeError) as exc:
+            warnings.warn(
+                f"results store entry {key} is damaged ({exc}); recomputing it", stacklevel=2
+            )
     device = device or default_device()
     train_split, val_split = prepare_splits(experiment, dataset)
     seed_everything(experiment.seed)

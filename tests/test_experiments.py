@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -45,12 +46,17 @@ def test_changed_data_or_code_changes_the_key(store, monkeypatch):
     assert store.key(QUICK.config(), "data-a") != key
 
 
-@pytest.mark.parametrize("damage", ["weights", "json"])
+@pytest.mark.parametrize("damage", ["weights", "json", "fields"])
 def test_a_damaged_entry_is_detected_and_recomputed(subset, store, damage):
     first = experiments.run(QUICK, subset, store, progress=False)
     key = store.key(QUICK.config(), subset.fingerprint)
     path = store.root / (f"{key}.pt" if damage == "weights" else f"{key}.json")
-    path.write_bytes(path.read_bytes()[:-20])
+    if damage == "fields":  # valid JSON, right weights, but the metrics lack a field
+        meta = json.loads(path.read_text())
+        del meta["metrics"]["test"]
+        path.write_text(json.dumps(meta))
+    else:
+        path.write_bytes(path.read_bytes()[:-20])
     with pytest.warns(UserWarning, match="damaged"):
         again = experiments.run(QUICK, subset, store, progress=False)
     assert not again.from_store
