@@ -59,3 +59,11 @@ def test_inputs_are_scaled_batches():
     assert x.shape == (1, 1, 28, 28)
     assert x.dtype == torch.float32
     assert x.min() == 0.0 and x.max() == 1.0
+
+
+def test_progress_bar_is_quiet_when_output_is_not_a_terminal(subset, capsys):
+    train, _ = _small(subset, n=200)
+    training.train(models.MLP(), train, epochs=1)  # progress=None: only on a terminal
+    assert capsys.readouterr().err == ""
+    training.train(models.MLP(), train, epochs=1, progress=True)
+    assert "epochs" in capsys.readouterr().err
