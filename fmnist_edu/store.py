@@ -94,12 +94,3 @@ class ResultStore:
         _atomic_write(weights_path, lambda f: torch.save(state, f))
         meta = {"weights_sha256": _sha256(weights_path), "metrics": metrics}
         _atomic_write(self.root / f"{key}.json", lambda f: f.write(json.dumps(meta).encode()))
-
-    def clear(self) -> int:
-        """Remove every entry; return how many were removed."""
-        removed = 0
-        for path in self.root.glob("*.json"):
-            path.unlink()
-            path.with_suffix(".pt").unlink(missing_ok=True)
-            removed += 1
-        return removed

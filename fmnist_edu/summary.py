@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-IMAGE_SIDE = 28
+from fmnist_edu.models import IMAGE_SIDE
 
 
 @dataclass(frozen=True)
