@@ -1,4 +1,4 @@
-"""Numbers the chapters report: dataset statistics, class similarity, seed comparisons.
+"""Numbers the chapters report: dataset statistics, class similarity, confusion totals.
 
 Each function returns plain data (floats, lists, small dataclasses) so that a chapter
 can glue it into prose, plot it, or check a claim against it.
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import torch
 
 from fmnist_edu.data import CLASS_NAMES, Split
-from fmnist_edu.experiments import SeedSummary, summarize_seeds
 from fmnist_edu.training import Evaluation
 
 
@@ -29,18 +28,29 @@ class PixelStats:
     mean: float
     std: float
     background_fraction: float  # pixels that are exactly 0
-    class_mean_intensity: tuple[float, ...]  # per class, mean pixel value
+    class_mean_intensity: tuple[float, ...]  # per class, mean pixel value ("ink")
+    class_area: tuple[float, ...]  # per class, share of pixels that are not background
+    class_variability: tuple[float, ...]  # per class, mean over pixels of the pixel's std
 
 
 def pixel_stats(split: Split) -> PixelStats:
-    """Return the mean, spread and background fraction of a split's pixels."""
+    """Return the mean, spread and background fraction of a split's pixels, and per class:
+
+    - the mean pixel value (how much "ink" an image of the class has on average);
+    - the *area*: the share of pixels that are not background (value above 0);
+    - the *variability*: the standard deviation of each pixel over the class's images,
+      averaged over the 784 positions. A class whose images agree pixel by pixel (low
+      variability) has a crisp mean image; a varied class has a blurry one.
+    """
     images = split.images.float() / 255.0
-    per_class = tuple(float(images[split.labels == c].mean()) for c in range(len(CLASS_NAMES)))
+    classes = [images[split.labels == c] for c in range(len(CLASS_NAMES))]
     return PixelStats(
         mean=float(images.mean()),
         std=float(images.std()),
         background_fraction=float((split.images == 0).float().mean()),
-        class_mean_intensity=per_class,
+        class_mean_intensity=tuple(float(m.mean()) for m in classes),
+        class_area=tuple(float((m > 0).float().mean()) for m in classes),
+        class_variability=tuple(float(m.std(0, correction=0).mean()) for m in classes),
     )
 
 
@@ -72,48 +82,3 @@ def total_confusion(evaluations: Sequence[Evaluation]) -> list[list[int]]:
 def mean_per_class(evaluations: Sequence[Evaluation]) -> list[float]:
     """Average the per-class accuracies of several evaluations (e.g. one per seed)."""
     return torch.tensor([e.per_class_accuracy for e in evaluations]).mean(0).tolist()
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Two models' test accuracy over seeds, and what the difference supports."""
-
-    a: SeedSummary
-    b: SeedSummary
-    difference: float  # mean of a minus mean of b
-    noise: float  # twice the larger of the two seed-to-seed standard deviations
-    a_better: bool  # a's mean exceeds b's by more than the noise
-    b_better: bool
-
-
-def compare(a: Sequence[float], b: Sequence[float]) -> Comparison:
-    """Compare per-seed scores of two models with a deliberately plain rule.
-
-    A model is called better only when its mean beats the other's by more than twice
-    the larger seed-to-seed standard deviation; otherwise the difference is reported as
-    within noise. With one seed there is no measure of noise, and nobody wins.
-    """
-    sa, sb = summarize_seeds(a), summarize_seeds(b)
-    diff = sa.mean - sb.mean
-    noise = 2 * max(sa.std, sb.std)
-    measurable = min(sa.n, sb.n) > 1
-    return Comparison(
-        sa, sb, diff, noise, measurable and diff > noise, measurable and -diff > noise
-    )
-
-
-def verdict(comparison: Comparison, name_a: str, name_b: str) -> str:
-    """Return one sentence stating what the comparison supports, for the chapter's prose."""
-    c = comparison
-    points = abs(c.difference) * 100
-    if c.a_better or c.b_better:
-        winner, loser = (name_a, name_b) if c.a_better else (name_b, name_a)
-        return (
-            f"the {winner} beats the {loser} by {points:.1f} percentage points, more than "
-            f"twice the seed-to-seed standard deviation ({c.noise / 2 * 100:.1f} points)"
-        )
-    return (
-        f"the {points:.1f}-point difference between the {name_a} and the {name_b} is within "
-        f"seed-to-seed noise (twice the standard deviation is {c.noise * 100:.1f} points), so "
-        "this run does not show a winner"
-    )

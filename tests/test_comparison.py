@@ -1,0 +1,87 @@
+"""Comparing two models over seeds and test images, with a bootstrap interval."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fmnist_edu import comparison
+from fmnist_edu.data import Split
+from fmnist_edu.errors import ConfigError
+
+
+def _correct(accuracies, n=2000, seed=0):
+    """One row per seed: a random set of images right, the given share of them."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.stack([torch.rand(n, generator=g) < a for a in accuracies])
+
+
+def test_a_clear_gap_is_called_and_stated():
+    c = comparison.compare(_correct([0.90, 0.91, 0.92]), _correct([0.80, 0.81, 0.79], seed=1))
+    assert c.a_better and not c.b_better and not c.within_noise
+    assert c.low < c.difference < c.high and c.low > 0
+    text = comparison.verdict(c, "CNN", "MLP")
+    assert text.startswith(f"the CNN beats the MLP by {100 * c.difference:.1f} percentage")
+    reverse = comparison.compare(_correct([0.80, 0.81]), _correct([0.90, 0.91], seed=1))
+    assert reverse.b_better and "the MLP beats the CNN" in comparison.verdict(reverse, "CNN", "MLP")
+
+
+def test_identical_models_are_within_noise():
+    rows = _correct([0.85, 0.85, 0.85])
+    c = comparison.compare(rows, rows)
+    assert c.difference == 0 and c.within_noise
+    assert "within noise" in comparison.verdict(c, "CNN", "MLP")
+
+
+def test_test_set_noise_counts_even_with_perfectly_stable_seeds():
+    # Every seed of a gets the same 52 % right, every seed of b the same 50 %: no seed noise
+    # at all, but 2 points on 200 images is well inside the test set's sampling error.
+    a = torch.zeros(3, 200, dtype=torch.bool)
+    b = torch.zeros(3, 200, dtype=torch.bool)
+    a[:, :104], b[:, 96:196] = True, True
+    c = comparison.compare(a, b)
+    assert c.a.std == 0 and c.b.std == 0
+    assert c.within_noise
+    assert c.test_se == pytest.approx((0.51 * 0.49 / 200) ** 0.5)
+    # The same gap on 20,000 images with the same overlap pattern is beyond noise.
+    big = comparison.compare(a.repeat(1, 100), b.repeat(1, 100))
+    assert big.a_better
+
+
+def test_pairing_makes_shared_mistakes_cancel():
+    # Both models get the same hard images wrong; a is right on 40 more images than b.
+    n = 2000
+    a = torch.ones(2, n, dtype=torch.bool)
+    a[:, :600] = False
+    b = a.clone()
+    b[:, 600:640] = False
+    c = comparison.compare(a, b)
+    assert c.difference == pytest.approx(0.02)
+    assert c.a_better, "a paired comparison sees that a is never worse than b"
+
+
+def test_the_interval_is_reproducible_and_checks_its_input():
+    a, b = _correct([0.8, 0.82]), _correct([0.79, 0.8], seed=3)
+    assert comparison.compare(a, b) == comparison.compare(a, b)
+    with pytest.raises(ConfigError, match="same N"):
+        comparison.compare(a, b[:, :10])
+    with pytest.raises(ConfigError, match="confidence"):
+        comparison.compare(a, b, confidence=1.5)
+
+
+def test_correctness_marks_right_and_wrong_images():
+    class Constant(torch.nn.Module):
+        def __init__(self, label):
+            super().__init__()
+            self.label = label
+            self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return (
+                torch.nn.functional.one_hot(torch.full((len(x),), self.label), 10).float()
+                + 0 * self.dummy
+            )
+
+    split = Split(torch.zeros(4, 28, 28, dtype=torch.uint8), torch.tensor([3, 3, 1, 0]))
+    rows = comparison.correctness([Constant(3), Constant(1)], split)
+    assert rows.tolist() == [[True, True, False, False], [False, False, True, False]]
