@@ -1,13 +1,17 @@
 """What produced a chapter's numbers, for the box at the end of each chapter.
 
-A chapter creates a :class:`ChapterRun` in its first cell and renders
-:meth:`ChapterRun.box` in its last: the images read, the profile, the device, the
-torch version and the wall time of its computations.
+A chapter creates a :class:`ChapterRun` in its first cell, renders
+:meth:`ChapterRun.subset_note` next to its results (a warning when the build read only part
+of the official release) and :meth:`ChapterRun.box` in its last cell: the data, whether it
+is the full release, the date and commit of the execution, and, on pages that train, the
+profile, the device and the models trained or loaded.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +23,44 @@ from fmnist_edu import settings
 from fmnist_edu.data import FashionMNIST
 from fmnist_edu.data import load as load_data
 from fmnist_edu.errors import FmnistEduError
+
+#: Sizes of the official release (Xiao, Rasul & Vollgraf, 2017).
+FULL_TRAIN, FULL_TEST = 60_000, 10_000
+
+
+def git_commit() -> str:
+    """Return the checkout's short commit hash, with ``+changes`` when the tree is dirty.
+
+    Returns ``"not a git checkout"`` for an installed package or when git is missing.
+    """
+    root = settings.project_root()
+    if root is None:
+        return "not a git checkout"
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+    return head + ("+changes" if dirty else "")
+
+
+def is_subset(dataset: FashionMNIST) -> bool:
+    """True when the dataset holds fewer images than the official release."""
+    return len(dataset.train) < FULL_TRAIN or len(dataset.test) < FULL_TEST
 
 
 @dataclass
@@ -38,24 +80,55 @@ class ChapterRun:
             self.trained += not r.from_store
         return results
 
+    def subset_note(self) -> str:
+        """Return a MyST warning when the build read only part of the release, else ``""``.
+
+        Chapters render it next to their results, so a reader of a build made from a
+        subset knows that accuracies on the full data are expected to be higher.
+        """
+        if not is_subset(self.dataset):
+            return ""
+        train, test = len(self.dataset.train), len(self.dataset.test)
+        return (
+            ":::{warning} Built from a subset of the data\n"
+            f"The numbers on this page come from {train:,} of the {FULL_TRAIN:,} training "
+            f"images and {test:,} of the {FULL_TEST:,} test images of the official release. "
+            "With the full data every model sees many more examples: expect higher accuracy, "
+            "smaller differences between seeds and narrower intervals.\n:::\n"
+        )
+
     def facts(self) -> dict[str, str]:
-        """The provenance as label -> value strings."""
-        device = settings.default_device()
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+        """The provenance as label -> value strings.
+
+        The profile, the device and the models appear only when the page trained or
+        loaded models (see :meth:`count`).
+        """
+        train, test = len(self.dataset.train), len(self.dataset.test)
+        extent = (
+            f"a subset: {train / FULL_TRAIN:.1%} of the training and {test / FULL_TEST:.1%} "
+            "of the test images"
+            if is_subset(self.dataset)
+            else "the full release"
+        )
         facts = {
             "data": f"{self.dataset.source.name} ({self.dataset.layout}, "
             f"fingerprint {self.dataset.fingerprint})",
-            "images read": f"{len(self.dataset.train):,} training, {len(self.dataset.test):,} test",
-            "profile": f"{self.profile.name} ({self.profile.epochs} epochs, "
-            f"{len(self.profile.seeds)} seeds)",
-            "device": f"{device.type} ({name}, {torch.get_num_threads()} CPU threads)",
+            "images read": f"{train:,} training, {test:,} test ({extent})",
+            "executed": f"{datetime.date.today().isoformat()}, commit {git_commit()}",
             "versions": f"fmnist_edu {fmnist_edu.__version__}, torch {torch.__version__}",
-            "wall time": f"{time.perf_counter() - self.started:.1f} s",
         }
         if self.trained or self.from_store:
+            device = settings.default_device()
+            name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+            facts["profile"] = (
+                f"{self.profile.name} ({self.profile.epochs} epochs, "
+                f"{len(self.profile.seeds)} seeds)"
+            )
+            facts["device"] = f"{device.type} ({name}, {torch.get_num_threads()} CPU threads)"
             facts["models"] = (
                 f"{self.trained} trained now, {self.from_store} from the results store"
             )
+        facts["wall time"] = f"{time.perf_counter() - self.started:.1f} s"
         return facts
 
     def box(self) -> str:

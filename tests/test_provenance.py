@@ -1,0 +1,53 @@
+"""The provenance box and the subset warning that every chapter shows."""
+
+from __future__ import annotations
+
+import datetime
+
+import torch
+
+from fmnist_edu import provenance, settings
+from fmnist_edu.data import FashionMNIST, Split
+
+
+def _dataset(n_train, n_test, tmp_path):
+    def split(n):
+        return Split(torch.zeros(n, 28, 28, dtype=torch.uint8), torch.arange(n) % 10)
+
+    return FashionMNIST(split(n_train), split(n_test), tmp_path, "idx-gz", "abc")
+
+
+def test_a_subset_is_said_near_the_results_and_in_the_box(subset):
+    run = provenance.ChapterRun(subset, profile=settings.profile("quick"))
+    note = run.subset_note()
+    assert note.startswith(":::{warning}") and note.rstrip().endswith(":::")
+    assert "3,615 of the 60,000 training images" in note
+    assert "1,770 of the 10,000 test images" in note
+    assert "a subset: 6.0% of the training" in run.facts()["images read"]
+
+
+def test_the_full_release_gets_no_warning(tmp_path):
+    run = provenance.ChapterRun(_dataset(60_000, 10_000, tmp_path))
+    assert run.subset_note() == ""
+    assert run.facts()["images read"].endswith("(the full release)")
+
+
+def test_training_settings_only_on_pages_that_train(tmp_path):
+    run = provenance.ChapterRun(_dataset(100, 50, tmp_path), profile=settings.profile("quick"))
+    facts = run.facts()
+    assert not {"profile", "device", "models"} & set(facts)
+    run.count([type("R", (), {"from_store": True})])
+    facts = run.facts()
+    assert facts["profile"].startswith("quick (3 epochs")
+    assert facts["models"] == "0 trained now, 1 from the results store"
+
+
+def test_the_box_gives_date_and_commit(tmp_path, monkeypatch):
+    run = provenance.ChapterRun(_dataset(100, 50, tmp_path))
+    executed = run.facts()["executed"]
+    assert executed.startswith(datetime.date.today().isoformat())
+    commit = executed.split("commit ")[1]
+    assert commit == "not a git checkout" or len(commit.split("+")[0]) >= 7
+    monkeypatch.setattr(settings, "project_root", lambda: None)
+    assert provenance.git_commit() == "not a git checkout"
+    assert "| executed |" in run.box()
