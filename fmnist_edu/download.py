@@ -1,21 +1,32 @@
 """Fetch the official Fashion-MNIST release, checked against its official MD5 sums.
 
-Each file is streamed into a temporary ``*.part`` file beside its destination, its MD5
-computed on the way, and renamed into place only when the sum matches. An interrupted
-or corrupt download therefore never leaves a file that a later run would trust.
+Each file is streamed into a temporary file of its own beside its destination (a hidden
+``.NAME.XXXXXXXX.download``, which can collide neither with a user's file nor with another
+run's), read back from disk to check its MD5, and renamed into place only when the sum
+matches. An interrupted or corrupt download therefore never leaves a file that a later run
+would trust. A lock file in the folder makes concurrent downloads take turns, so the second
+finds the files the first fetched and downloads nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
+import tempfile
 import urllib.error
-import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from fmnist_edu import data, http_fetch
 from fmnist_edu.errors import DownloadError
+from fmnist_edu.http_fetch import DEADLINE, MAX_BYTES
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; unique temporary files still keep it safe
+    fcntl = None  # type: ignore[assignment]
 
 #: Where the release is served, tried in order.
 MIRRORS: tuple[str, ...] = (
@@ -31,7 +42,26 @@ MD5: dict[str, str] = {
     "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
 }
 
+#: The lock file concurrent downloads into one folder take turns on; it stays in place.
+LOCK_NAME = ".fmnist_edu-download.lock"
+
 CHUNK = 1 << 16
+
+
+class _FolderNotWritable(DownloadError):
+    """The data folder itself cannot be written to, so no other mirror can help."""
+
+
+@contextlib.contextmanager
+def _writing(folder: Path, action: str = "be written to") -> Iterator[None]:
+    """Turn a local filesystem error into advice to pick a writable data folder."""
+    try:
+        yield
+    except OSError as exc:
+        raise _FolderNotWritable(
+            f"{folder}: the data folder cannot {action} ({exc.strerror or exc}). Choose a "
+            "folder you can write to with --data-dir PATH or FMNIST_EDU_DATA=PATH"
+        ) from None
 
 
 def md5_of(path: Path) -> str:
@@ -43,29 +73,114 @@ def md5_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(url: str, dest: Path, md5: str, timeout: float = 30.0) -> None:
+def _sum_of(path: Path) -> str:
+    try:
+        return md5_of(path)
+    except OSError as exc:
+        raise DownloadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the folder's download lock, waiting while another download holds it."""
+    with _writing(folder):
+        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def fetch(
+    url: str,
+    dest: Path,
+    md5: str,
+    timeout: float = 30.0,
+    *,
+    deadline: float = DEADLINE,
+    max_bytes: int = MAX_BYTES,
+) -> None:
     """Download ``url`` to ``dest`` atomically, raising if its MD5 is not ``md5``.
 
-    The bytes go to ``dest.part`` first; only a complete file with the right sum is
-    renamed to ``dest``. On any failure the partial file is removed.
+    The bytes go to a new temporary file beside ``dest``; its sum is computed from the
+    file read back from disk, and only a file with the right sum is renamed to ``dest``.
+    On any failure the temporary file is removed and ``dest`` is left as it was. See
+    :func:`fmnist_edu.http_fetch.stream` for ``timeout``, ``deadline`` and ``max_bytes``.
     """
-    part = dest.with_name(dest.name + ".part")
-    digest = hashlib.md5()
+    folder = dest.parent
+    with _writing(folder):
+        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".download", dir=folder)
+    tmp = Path(name)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
-            for chunk in iter(lambda: response.read(CHUNK), b""):
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != md5:
+        with os.fdopen(fd, "wb") as out:
+
+            def write(chunk: bytes) -> None:
+                with _writing(folder):
+                    out.write(chunk)
+
+            http_fetch.stream(url, write, timeout=timeout, deadline=deadline, max_bytes=max_bytes)
+            with _writing(folder):
+                out.flush()
+                os.fsync(out.fileno())
+        with _writing(folder, "be read back"):
+            actual = md5_of(tmp)  # the bytes that will land, not the bytes received
+        if actual != md5:
             raise DownloadError(
-                f"{url}: MD5 {digest.hexdigest()} does not match the official {md5}; "
-                "the file was discarded"
+                f"{url}: MD5 {actual} does not match the official {md5}; the file was discarded"
             )
-        os.replace(part, dest)
+        with _writing(folder):
+            os.replace(tmp, dest)
     finally:
-        part.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+
+
+def _to_fetch(folder: Path, md5: dict[str, str], overwrite: bool) -> list[str]:
+    """Names of the files to download: absent ones, and (with ``overwrite``) wrong ones."""
+    names = []
+    for name, expected in md5.items():
+        dest = folder / name
+        if dest.is_file() and _sum_of(dest) == expected:
+            continue
+        if dest.exists() and not overwrite:
+            raise DownloadError(
+                f"{dest}: exists but does not match the official MD5 {expected}; it was left "
+                "untouched. Move it away, or download with --force to replace it"
+            )
+        names.append(name)
+    return names
+
+
+def _fetch_from_mirrors(
+    name: str,
+    dest: Path,
+    expected: str,
+    mirrors: Sequence[str],
+    *,
+    timeout: float,
+    deadline: float,
+    max_bytes: int,
+) -> None:
+    reasons = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + name
+        try:
+            fetch(url, dest, expected, timeout, deadline=deadline, max_bytes=max_bytes)
+            return
+        except _FolderNotWritable:
+            raise
+        except DownloadError as exc:
+            reasons.append(str(exc))
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            reasons.append(f"{url}: {type(exc).__name__}: {reason}")
+    raise DownloadError(
+        f"could not download {name} into {dest.parent}:\n  "
+        + "\n  ".join(reasons)
+        + "\nIf you are offline but have a copy of Fashion-MNIST, point at it with "
+        "--data-dir PATH or FMNIST_EDU_DATA=PATH."
+    )
 
 
 def download_release(
@@ -74,50 +189,101 @@ def download_release(
     md5: dict[str, str] | None = None,
     timeout: float = 30.0,
     overwrite: bool = False,
+    *,
+    deadline: float = DEADLINE,
+    max_bytes: int = MAX_BYTES,
 ) -> list[Path]:
     """Download the four official files into ``folder``, skipping those already valid.
 
     ``mirrors`` and ``md5`` default to :data:`MIRRORS` and :data:`MD5`. A file already
     present with the right sum is kept; one with another sum is an error unless
     ``overwrite`` is true, so a copy the user put there is never replaced silently.
+    Downloads into one folder take turns on its lock file. Returns the files written.
 
     Each file is tried on every mirror in turn. Raises :class:`DownloadError` with every
-    mirror's reason, and advice for working offline, when a file cannot be fetched.
+    mirror's reason, and advice for working offline, when a file cannot be fetched, and
+    one naming the folder when the folder cannot be created or written to.
     """
     mirrors = MIRRORS if mirrors is None else mirrors
     md5 = MD5 if md5 is None else md5
     folder = Path(folder)
-    try:
+    if not _to_fetch(folder, md5, overwrite):
+        return []  # all valid: a read-only folder with a complete copy is fine
+    with _writing(folder, "be created"):
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DownloadError(f"{folder}: cannot create the data folder ({exc})") from None
     written = []
-    for name, expected in md5.items():
-        dest = folder / name
-        if dest.is_file() and md5_of(dest) == expected:
-            continue
-        if dest.exists() and not overwrite:
-            raise DownloadError(
-                f"{dest}: exists but does not match the official MD5 {expected}; it was left "
-                "untouched. Move it away, or download with --force to replace it"
+    with _folder_lock(folder):
+        # Look again under the lock: another download may have fetched them meanwhile.
+        for name in _to_fetch(folder, md5, overwrite):
+            dest = folder / name
+            _fetch_from_mirrors(
+                name,
+                dest,
+                md5[name],
+                mirrors,
+                timeout=timeout,
+                deadline=deadline,
+                max_bytes=max_bytes,
             )
-        reasons = []
-        for mirror in mirrors:
-            url = mirror.rstrip("/") + "/" + name
-            try:
-                fetch(url, dest, expected, timeout=timeout)
-                break
-            except DownloadError as exc:
-                reasons.append(str(exc))
-            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-                reason = getattr(exc, "reason", None) or exc
-                reasons.append(f"{url}: {type(exc).__name__}: {reason}")
-        else:
-            raise DownloadError(
-                f"could not download {name} into {folder}:\n  "
-                + "\n  ".join(reasons)
-                + "\nIf you are offline but have a copy of Fashion-MNIST, point at it with "
-                "--data-dir PATH or FMNIST_EDU_DATA=PATH."
-            )
-        written.append(dest)
+            written.append(dest)
     return written
+
+
+def _other_layout(folder: Path) -> str | None:
+    """Describe the copy in ``folder`` when it is in a layout without official sums."""
+    if not data.has_data(folder):
+        return None
+    layout, files = data._find_layout(folder)  # type: ignore[misc]  # has_data: not None
+    if layout == "csv":
+        return "the Kaggle CSV pair"
+    if layout == "idx" and files["train"][0].parent != folder:
+        return "torchvision's FashionMNIST/raw folder"
+    return "uncompressed IDX files" if layout == "idx" else None
+
+
+def ensure_release(
+    folder: str | os.PathLike,
+    *,
+    force: bool = False,
+    mirrors: Sequence[str] | None = None,
+    md5: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    deadline: float = DEADLINE,
+    max_bytes: int = MAX_BYTES,
+) -> str:
+    """Make sure ``folder`` holds a checked copy of the release; return a one-line report.
+
+    This is ``fmnist-edu data download``. When the four official ``.gz`` files are there,
+    each one's MD5 is verified (not just its existence): a file with another sum is an
+    error naming it, or with ``force`` is replaced. A complete copy in a layout the
+    official sums do not cover (raw IDX, torchvision's ``FashionMNIST/raw``, the Kaggle
+    CSV pair) is reported and left alone, as downloading beside it would only duplicate
+    it; ``force`` downloads the release anyway. Otherwise the missing files are fetched
+    (completing a partial folder) with :func:`download_release`.
+    """
+    md5 = MD5 if md5 is None else md5
+    folder = Path(folder)
+    files = [folder / name for name in md5]
+    if all(path.is_file() for path in files):
+        bad = [path for path in files if _sum_of(path) != md5[path.name]]
+        if not bad:
+            return (
+                f"{folder}: holds the official release, all four files match their MD5 sums; "
+                "nothing to download"
+            )
+        if not force:
+            raise DownloadError(
+                f"{folder}: {', '.join(p.name for p in bad)}: not the official file(s), the "
+                "MD5 sum differs; left untouched. Move the file(s) away, or download with "
+                "--force to replace them"
+            )
+    elif not force and (layout := _other_layout(folder)) is not None:
+        return (
+            f"{folder}: holds a copy of Fashion-MNIST as {layout}, which cannot be checked "
+            "against the official MD5 sums (they cover the four .gz files only); nothing to "
+            "download (--force fetches the official release beside it)"
+        )
+    written = download_release(
+        folder, mirrors, md5, timeout, overwrite=force, deadline=deadline, max_bytes=max_bytes
+    )
+    return f"{folder}: {len(written)} file(s) downloaded, all four checked against MD5 sums"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fmnist_edu import data
-from fmnist_edu.download import MD5, download_release, md5_of
+from fmnist_edu.download import LOCK_NAME, MD5, download_release, md5_of
 from fmnist_edu.errors import DownloadError
 
 
@@ -55,6 +55,11 @@ def subset_sums(subset_dir: Path) -> dict[str, str]:
     return {name: md5_of(subset_dir / name) for name in MD5}
 
 
+def listing(folder: Path) -> list[str]:
+    """The names in ``folder``, less the lock file downloads leave behind."""
+    return sorted(p.name for p in folder.iterdir() if p.name != LOCK_NAME)
+
+
 def test_download_with_right_sums(tmp_path, server, subset_dir):
     url, handler = server
     written = download_release(tmp_path / "d", mirrors=[url], md5=subset_sums(subset_dir))
@@ -71,7 +76,7 @@ def test_wrong_sums_leave_no_file(tmp_path, server):
     url, _ = server  # the subset's files do not match the official release's sums
     with pytest.raises(DownloadError, match=r"does not match the official"):
         download_release(tmp_path, mirrors=[url])
-    assert list(tmp_path.iterdir()) == []
+    assert listing(tmp_path) == []
 
 
 def test_connection_cut_mid_file_leaves_no_file(tmp_path, server, subset_dir):
@@ -79,9 +84,9 @@ def test_connection_cut_mid_file_leaves_no_file(tmp_path, server, subset_dir):
     handler.cut = {"t10k-images-idx3-ubyte.gz"}
     with pytest.raises(DownloadError, match=r"t10k-images-idx3-ubyte.gz"):
         download_release(tmp_path, mirrors=[url], md5=subset_sums(subset_dir))
-    names = sorted(p.name for p in tmp_path.iterdir())
+    names = listing(tmp_path)
     assert "t10k-images-idx3-ubyte.gz" not in names
-    assert not any(n.endswith(".part") for n in names)
+    assert not any(n.endswith((".part", ".download")) for n in names)
     # What did arrive is complete and correct, and a retry finishes the job.
     for name in names:
         assert md5_of(tmp_path / name) == subset_sums(subset_dir)[name]
