@@ -2,14 +2,39 @@
 
 Figures are built with the object API (``matplotlib.figure.Figure``), not pyplot, so
 nothing is shown twice in a notebook and nothing leaks between figures.
+
+How the figures are sized and rendered (one policy for every figure):
+
+- **Width.** Every figure is :data:`TEXT_WIDTH` inches wide, the width of the book's text
+  column (sphinx-book-theme's column is about 700-750 CSS px; 7.2 in is 691 px). A figure
+  is therefore shown at its natural size, never shrunk, and a font of *n* pt in the figure
+  reads as *n* pt on the page (on a desktop; a phone scales the whole column down).
+- **Text.** One style, :data:`STYLE`, applied to every figure by :func:`_styled`: 10 pt
+  for labels, ticks, titles and legends; numbers written inside matrix cells may go down
+  to :data:`MIN_FONT_PT` (9 pt). Tests hold every figure to that minimum.
+- **Format.** Charts and matrices are SVG (vector: sharp at any zoom, text drawn as paths
+  so it needs no font on the reader's machine). Figures that are mostly image pixels (the
+  example grid, the mean images) are PNG at :data:`PNG_DPI` (200 dpi, twice the usual
+  resolution), because SVG would embed the same pixels at greater weight. The choice is
+  made per figure (:class:`BookFigure`): a notebook shows the SVG where there is one,
+  as myst-nb and JupyterLab prefer SVG over PNG.
+- **Legends** sit above the axes, off the data.
+- **Images** use the ``gray_r`` map: ink on paper, background white. Captions can say so
+  with :data:`IMAGE_CONVENTION`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import io
+from collections.abc import Callable, Mapping, Sequence
 
+import matplotlib
+import numpy as np
 import torch
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from fmnist_edu.data import CLASS_NAMES, Split
 from fmnist_edu.training import History
@@ -17,130 +42,362 @@ from fmnist_edu.training import History
 SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Boot")  # fmt: skip
 
+TEXT_WIDTH = 7.2
+"""Width of every figure in inches: the book's text column (about 691 CSS px)."""
+MIN_FONT_PT = 9.0
+"""No text in a figure is smaller than this (at :data:`TEXT_WIDTH`, shown unscaled)."""
+FONT_PT = 10.0
+"""Labels, ticks, titles and legends."""
+CELL_FONT_PT = 9.0
+"""Numbers written inside the cells of a 10 x 10 matrix."""
+PNG_DPI = 200
+"""Resolution of the figures that are PNG (images): 2x a 100-dpi screen."""
 
-def example_grid(split: Split, per_class: int = 8, seed: int = 0) -> Figure:
-    """A grid with one row per class and ``per_class`` random examples in each row."""
+STYLE: dict[str, object] = {
+    "figure.dpi": PNG_DPI,
+    "savefig.dpi": "figure",
+    "font.size": FONT_PT,
+    "axes.titlesize": FONT_PT,
+    "axes.labelsize": FONT_PT,
+    "xtick.labelsize": FONT_PT,
+    "ytick.labelsize": FONT_PT,
+    "legend.fontsize": FONT_PT,
+    "legend.title_fontsize": FONT_PT,
+    "figure.titlesize": FONT_PT,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "svg.fonttype": "path",
+    "svg.hashsalt": "fmnist-edu",  # reproducible SVG ids, so rebuilt pages do not churn
+    "image.cmap": "gray_r",
+}
+"""The one plotting style, applied to every figure (rcParams)."""
+
+IMAGE_CMAP = "gray_r"
+"""Colour map of every Fashion-MNIST image: ink on paper."""
+IMAGE_CONVENTION = (
+    "Images are drawn as ink on paper: pixel value 0 (the background) is white and the "
+    "largest value (255, or 1 on the models' scale) is black."
+)
+"""One sentence for captions of figures that show images (glue it)."""
+CONFUSION_LABEL = "% of the true class's test images (all seeds)"
+"""Colour-bar label of :func:`confusion_matrix`."""
+CONFUSION_CONVENTION = (
+    "Each row shows where the test images of one true class went, as a percentage of that "
+    "class, with the predictions of all seeds added up (so each row adds up to 100%). "
+    "Correct predictions, on the diagonal, are hatched grey with their value written; the "
+    "colour scale covers only the mix-ups."
+)
+"""Sentences for captions of :func:`confusion_matrix` figures (glue it)."""
+
+_DIAGONAL_FACE = "0.93"
+_DIAGONAL_HATCH = "0.72"
+
+
+class BookFigure(Figure):
+    """A Figure that knows its output format for notebooks and the book.
+
+    ``vector`` figures offer SVG (``_repr_svg_``), which notebook front ends and myst-nb
+    prefer over PNG; the others offer PNG only, at the figure's dpi (:data:`PNG_DPI`).
+    """
+
+    vector: bool = True
+
+    def render(self, fmt: str) -> bytes:
+        """The figure as ``fmt`` ("svg" or "png") bytes, cropped as a notebook crops it."""
+        buffer = io.BytesIO()
+        with matplotlib.rc_context(STYLE):
+            self.savefig(buffer, format=fmt, bbox_inches="tight")
+        return buffer.getvalue()
+
+    def _repr_svg_(self) -> str | None:
+        return self.render("svg").decode() if self.vector else None
+
+    def _repr_png_(self) -> bytes:
+        return self.render("png")
+
+
+def _figure(height: float, *, vector: bool = True) -> BookFigure:
+    """A column-wide figure, ``height`` inches tall, to be built under :data:`STYLE`."""
+    fig = BookFigure(figsize=(TEXT_WIDTH, height), dpi=PNG_DPI, layout="constrained")
+    fig.vector = vector
+    return fig
+
+
+def _styled(build: Callable[..., BookFigure]) -> Callable[..., BookFigure]:
+    """Build the figure under :data:`STYLE`, and fix the tick sizes for later redraws."""
+
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs) -> BookFigure:
+        with matplotlib.rc_context(STYLE):
+            fig = build(*args, **kwargs)
+            for ax in fig.axes:  # ticks made at draw time would otherwise read global rc
+                ax.tick_params(which="both", labelsize=FONT_PT)
+        return fig
+
+    return wrapper
+
+
+def _legend_above(fig: Figure, ncols: int) -> None:
+    """One legend for the figure, in a row above the axes: never on the data."""
+    fig.legend(loc="outside upper center", ncols=ncols)
+
+
+def _class_ticks(ax, axis: str = "x") -> None:
+    ticks = list(range(len(SHORT_NAMES)))
+    if axis == "x":
+        ax.set_xticks(ticks, SHORT_NAMES, rotation=45, ha="right", rotation_mode="anchor")
+    else:
+        ax.set_yticks(ticks, SHORT_NAMES)
+
+
+@_styled
+def example_grid(split: Split, per_class: int = 8, seed: int = 0) -> BookFigure:
+    """A grid with one row per class and ``per_class`` random examples in each row (PNG)."""
     generator = torch.Generator().manual_seed(seed)
-    fig = Figure(figsize=(per_class * 0.8 + 1.2, 8.4), layout="constrained")
+    cell = (TEXT_WIDTH - 1.3) / per_class  # inches per image, after the row labels
+    fig = _figure(len(CLASS_NAMES) * cell * 0.98, vector=False)
+    fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
     axes = fig.subplots(len(CLASS_NAMES), per_class)
     for c, row in enumerate(axes):
         members = torch.nonzero(split.labels == c).flatten()
         chosen = members[torch.randperm(len(members), generator=generator)[:per_class]]
         for ax, i in zip(row, chosen, strict=False):
-            ax.imshow(split.images[i].numpy(), cmap="gray_r", vmin=0, vmax=255)
+            ax.imshow(split.images[i].numpy(), cmap=IMAGE_CMAP, vmin=0, vmax=255)
         for ax in row:
             ax.set_xticks([])
             ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
         row[0].set_ylabel(CLASS_NAMES[c], rotation=0, ha="right", va="center")
     return fig
 
 
-def class_balance(train: Split, test: Split) -> Figure:
+@_styled
+def class_balance(train: Split, test: Split) -> BookFigure:
     """Bar chart of the number of images of each class in both splits."""
-    fig = Figure(figsize=(8, 3.2), layout="constrained")
+    fig = _figure(3.2)
     ax = fig.subplots()
     x = torch.arange(len(CLASS_NAMES)).float()
     for offset, (name, split) in zip((-0.2, 0.2), (("train", train), ("test", test)), strict=True):
         ax.bar(x + offset, split.class_counts(), width=0.4, label=f"{name} ({len(split):,})")
-    ax.set_xticks(x.tolist(), SHORT_NAMES, rotation=30)
+    _class_ticks(ax)
     ax.set_ylabel("images")
-    ax.legend()
+    _legend_above(fig, ncols=2)
     return fig
 
 
-def image_row(images: torch.Tensor, titles: Sequence[str], cmap: str = "gray_r") -> Figure:
-    """Show a few images side by side with titles (e.g. the per-class mean images)."""
-    fig = Figure(figsize=(1.3 * len(images), 1.8), layout="constrained")
-    axes = fig.subplots(1, len(images))
-    for ax, image, title in zip(axes, images, titles, strict=True):
-        ax.imshow(torch.as_tensor(image).numpy(), cmap=cmap)
-        ax.set_title(title, fontsize=9)
+@_styled
+def image_row(
+    images: torch.Tensor,
+    titles: Sequence[str],
+    cmap: str = IMAGE_CMAP,
+    vmax: float | None = None,
+    colorbar: str | None = "pixel value (0 = background)",
+) -> BookFigure:
+    """Show a few images side by side with titles (e.g. the per-class mean images) (PNG).
+
+    Every image shares one scale, from 0 to ``vmax`` (default: 1 for images on the models'
+    [0, 1] scale, else 255), shown by a colour bar labelled ``colorbar`` (None: no bar).
+    """
+    stack = torch.as_tensor(images).float()
+    if vmax is None:
+        vmax = 1.0 if float(stack.max()) <= 1.0 else 255.0
+    columns = min(len(stack), 5)
+    rows = -(-len(stack) // columns)
+    fig = _figure(rows * 1.7 + (0.55 if colorbar else 0), vector=False)
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    shown = None
+    for ax, image, title in zip(axes, stack, titles, strict=False):
+        shown = ax.imshow(image.numpy(), cmap=cmap, vmin=0, vmax=vmax)
+        ax.set_title(title)
+    for ax in axes:
         ax.axis("off")
+    if colorbar and shown is not None:
+        bar = fig.colorbar(shown, ax=axes.tolist(), orientation="horizontal",
+                           location="bottom", shrink=0.5, aspect=40)  # fmt: skip
+        bar.set_label(colorbar)
     return fig
 
 
-def pixel_histogram(split: Split) -> Figure:
+@_styled
+def pixel_histogram(split: Split) -> BookFigure:
     """Histogram of pixel values (log scale: most pixels are background)."""
-    fig = Figure(figsize=(6, 3), layout="constrained")
+    fig = _figure(3.0)
     ax = fig.subplots()
     counts = torch.bincount(split.images.flatten().long(), minlength=256)
-    ax.bar(range(256), counts.tolist(), width=1.0)
+    # One outline (not 256 bars): a light SVG. Edges at -0.5..255.5 centre each value.
+    floor = max(1.0, float(counts[counts > 0].min()) / 2) if bool((counts > 0).any()) else 1.0
+    ax.stairs(counts.numpy(), np.arange(257) - 0.5, fill=True, baseline=floor)
     ax.set_yscale("log")
+    ax.set_ylim(bottom=floor)
+    ax.set_xlim(-2, 257)
     ax.set_xlabel("pixel value (0 = background)")
     ax.set_ylabel("pixels")
     return fig
 
 
-def heatmap(matrix: Sequence[Sequence[float]], fmt: str = "{:.0f}", label: str = "") -> Figure:
-    """A 10x10 class-by-class matrix with its values written in the cells."""
-    m = torch.as_tensor(matrix, dtype=torch.float64)
-    fig = Figure(figsize=(6.2, 5.4), layout="constrained")
+def _text_colour(rgba: Sequence[float]) -> str:
+    """Black or white, whichever reads better on a cell of colour ``rgba``."""
+    r, g, b = rgba[:3]
+    return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black"
+
+
+def _matrix(
+    values: torch.Tensor,
+    fmt: str,
+    label: str,
+    cmap: str,
+    neutral_diagonal: bool,
+) -> BookFigure:
+    """A class-by-class matrix with its values written in the cells (shared by both kinds).
+
+    With ``neutral_diagonal`` the diagonal cells are hatched grey and left out of the
+    colour scale, so the off-diagonal cells use all of it.
+    """
+    fig = _figure(6.3)
     ax = fig.subplots()
-    shown = ax.imshow(m.numpy(), cmap="Blues")
-    fig.colorbar(shown, ax=ax, label=label)
-    ticks = list(range(len(SHORT_NAMES)))
-    ax.set_xticks(ticks, SHORT_NAMES, rotation=45, ha="right")
-    ax.set_yticks(ticks, SHORT_NAMES)
-    threshold = (float(m.max()) + float(m.min())) / 2  # white text on the darker half
-    for i in range(m.shape[0]):
-        for j in range(m.shape[1]):
-            colour = "white" if m[i, j] > threshold else "black"
-            ax.text(j, i, fmt.format(float(m[i, j])), ha="center", va="center",
-                    fontsize=7, color=colour)  # fmt: skip
+    n = values.shape[0]
+    diagonal = torch.eye(n, dtype=torch.bool)
+    coloured = values.masked_fill(diagonal, float("nan")) if neutral_diagonal else values
+    finite = coloured[~coloured.isnan()]
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    if neutral_diagonal:
+        low = 0.0
+    norm = Normalize(vmin=low, vmax=high if high > low else low + 1)
+    colours = matplotlib.colormaps[cmap].with_extremes(bad=_DIAGONAL_FACE)
+    shown = ax.imshow(coloured.numpy(), cmap=colours, norm=norm)
+    fig.colorbar(shown, ax=ax, label=label, shrink=0.85)
+    _class_ticks(ax, "x")
+    _class_ticks(ax, "y")
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    for i in range(n):
+        for j in range(n):
+            value = float(values[i, j])
+            on_diagonal = neutral_diagonal and i == j
+            if on_diagonal:
+                ax.add_patch(Rectangle(
+                    (j - 0.5, i - 0.5), 1, 1, facecolor=_DIAGONAL_FACE,
+                    edgecolor=_DIAGONAL_HATCH, hatch="///", linewidth=0))  # fmt: skip
+            colour = "black" if on_diagonal else _text_colour(colours(norm(value)))
+            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=CELL_FONT_PT,
+                    color=colour, fontweight="bold" if on_diagonal else "normal",
+                    bbox={"facecolor": _DIAGONAL_FACE, "edgecolor": "none", "pad": 0.5}
+                    if on_diagonal else None)  # fmt: skip
     return fig
 
 
-def confusion_matrix(confusion: Sequence[Sequence[int]]) -> Figure:
-    """A confusion matrix: rows are true classes, columns predicted classes."""
-    fig = heatmap(confusion, "{:.0f}", "test images")
+@_styled
+def heatmap(
+    matrix: Sequence[Sequence[float]],
+    fmt: str = "{:.0f}",
+    label: str = "",
+    neutral_diagonal: bool = False,
+) -> BookFigure:
+    """A 10x10 class-by-class matrix (e.g. a similarity) with its values in the cells.
+
+    ``neutral_diagonal``: draw the diagonal hatched grey, outside the colour scale (for a
+    matrix whose diagonal is trivial, like a similarity's ones).
+    """
+    return _matrix(torch.as_tensor(matrix, dtype=torch.float64), fmt, label, "Blues",
+                   neutral_diagonal)  # fmt: skip
+
+
+def row_percentages(confusion: Sequence[Sequence[float]]) -> torch.Tensor:
+    """Each row of a confusion matrix as percentages of its total (a row of zeros stays 0).
+
+    Adding up the matrices of several seeds, all tested on the same images, does not change
+    these shares: each row's total is the class's test images times the number of seeds.
+    """
+    m = torch.as_tensor(confusion, dtype=torch.float64)
+    totals = m.sum(dim=1, keepdim=True)
+    return torch.where(totals > 0, 100 * m / totals.clamp(min=1), torch.zeros_like(m))
+
+
+@_styled
+def confusion_matrix(
+    confusion: Sequence[Sequence[int]], label: str = CONFUSION_LABEL
+) -> BookFigure:
+    """A confusion matrix as row percentages: rows are true classes, columns predictions.
+
+    ``confusion`` holds counts (e.g. summed over seeds by
+    :func:`fmnist_edu.analysis.total_confusion`). Each cell shows the share of the true
+    class's test images predicted as the column's class (:func:`row_percentages`). The
+    diagonal (correct predictions) is hatched grey with its value written, and the colour
+    scale runs from 0 to the largest mix-up, so the mix-ups use all of it.
+    :data:`CONFUSION_CONVENTION` says this in words for a caption.
+    """
+    fig = _matrix(row_percentages(confusion), "{:.1f}", label, "Oranges", neutral_diagonal=True)
     ax = fig.axes[0]
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     return fig
 
 
-def learning_curves(histories: Mapping[str, Sequence[History]]) -> Figure:
+@_styled
+def learning_curves(histories: Mapping[str, Sequence[History]]) -> BookFigure:
     """Training loss and validation accuracy per epoch: mean over seeds, band = min..max."""
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    fig = _figure(3.2)
     loss_ax, acc_ax = fig.subplots(1, 2)
     for label, runs in histories.items():
         for ax, column in ((loss_ax, "loss"), (acc_ax, "val_accuracy")):
             values = torch.tensor([h.column(column) for h in runs]).numpy()
             epochs = list(range(1, values.shape[1] + 1))
-            (line,) = ax.plot(epochs, values.mean(0), marker="o", ms=3, label=label)
+            (line,) = ax.plot(epochs, values.mean(0), marker="o", ms=4,
+                              label=label if ax is loss_ax else None)  # fmt: skip
             ax.fill_between(epochs, values.min(0), values.max(0),
                             color=line.get_color(), alpha=0.2)  # fmt: skip
+    for ax in (loss_ax, acc_ax):
+        ax.xaxis.get_major_locator().set_params(integer=True)
     loss_ax.set(xlabel="epoch", ylabel="training loss")
     acc_ax.set(xlabel="epoch", ylabel="validation accuracy")
-    acc_ax.legend()
+    _legend_above(fig, ncols=len(histories))
     return fig
 
 
-def seed_scores(scores: Mapping[str, Sequence[float]], ylabel: str = "test accuracy") -> Figure:
-    """Each seed's score as a dot, with the mean and one standard deviation as a bar."""
-    fig = Figure(figsize=(4.5, 3.2), layout="constrained")
+def jitter(n: int, width: float = 0.24) -> list[float]:
+    """Deterministic horizontal offsets for ``n`` dots, evenly spread over ``width``."""
+    if n <= 1:
+        return [0.0] * n
+    return [-width / 2 + width * k / (n - 1) for k in range(n)]
+
+
+@_styled
+def seed_scores(scores: Mapping[str, Sequence[float]], ylabel: str = "test accuracy") -> BookFigure:
+    """Each seed's score as a dot, with the mean and one standard deviation as a bar.
+
+    The dots of one model are spread sideways (:func:`jitter`, in seed order), so equal
+    scores stay visible; the mean ± one standard deviation is drawn beside them.
+    """
+    fig = _figure(3.2)
     ax = fig.subplots()
     for x, values in enumerate(scores.values()):
         v = torch.tensor(values, dtype=torch.float64)
         std = float(v.std()) if len(v) > 1 else 0.0
-        ax.errorbar(x, float(v.mean()), yerr=std, fmt="_", ms=20, capsize=6, color="black")
-        ax.scatter([x] * len(v), v.numpy(), alpha=0.7, zorder=3)
+        ax.errorbar(x + 0.28, float(v.mean()), yerr=std, fmt="_", ms=16, capsize=5,
+                    color="black", zorder=2)  # fmt: skip
+        offsets = jitter(len(v))
+        ax.scatter([x - 0.08 + o for o in offsets], v.numpy(), s=30, alpha=0.8, zorder=3,
+                   edgecolors="white", linewidths=0.5)  # fmt: skip
     ax.set_xticks(range(len(scores)), list(scores))
     ax.set_xlim(-0.6, len(scores) - 0.4)
     ax.set_ylabel(ylabel)
     return fig
 
 
-def per_class_bars(per_class: Mapping[str, Sequence[float]]) -> Figure:
+@_styled
+def per_class_bars(per_class: Mapping[str, Sequence[float]]) -> BookFigure:
     """Grouped bars of per-class accuracy for several models."""
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    fig = _figure(3.4)
     ax = fig.subplots()
     width = 0.8 / len(per_class)
     for k, (label, values) in enumerate(per_class.items()):
         x = [c + (k - (len(per_class) - 1) / 2) * width for c in range(len(values))]
         ax.bar(x, values, width=width, label=label)
-    ax.set_xticks(range(len(SHORT_NAMES)), SHORT_NAMES, rotation=30)
+    _class_ticks(ax)
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
-    ax.legend(loc="lower left")
+    _legend_above(fig, ncols=len(per_class))
     return fig

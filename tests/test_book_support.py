@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
+import matplotlib
 import pytest
+import torch
 from conftest import write_idx_folder
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from fmnist_edu import models, plots, provenance, settings, summary
 from fmnist_edu.training import EpochStats, History
@@ -16,17 +22,139 @@ def _history(values):
     return History([EpochStats(i + 1, 1 - v, v, v, 0.1) for i, v in enumerate(values)])
 
 
-def test_plots_return_figures(subset):
-    split = subset.test
-    assert len(plots.example_grid(split, per_class=3).axes) == 30
-    assert len(plots.class_balance(subset.train, split).axes) == 1
-    assert isinstance(plots.pixel_histogram(split), Figure)
-    assert len(plots.confusion_matrix([[1] * 10] * 10).axes) == 2  # matrix and colour bar
-    curves = plots.learning_curves({"a": [_history([0.5, 0.6]), _history([0.4, 0.7])]})
-    assert [len(ax.lines) for ax in curves.axes] == [1, 1]
-    assert len(plots.seed_scores({"a": [0.1, 0.2], "b": [0.3]}).axes[0].collections) >= 2
-    bars = plots.per_class_bars({"a": [0.5] * 10, "b": [0.6] * 10})
-    assert len(bars.axes[0].patches) == 20
+def _figures(subset) -> dict:
+    """Every figure of the book, on the real subset or small made-up results."""
+    accuracies = [0.5, 0.9, 0.7, 0.8, 0.6, 0.9, 0.4, 0.9, 0.95, 0.9]
+    return {
+        "example_grid": plots.example_grid(subset.train, per_class=8),
+        "class_balance": plots.class_balance(subset.train, subset.test),
+        "image_row": plots.image_row(torch.rand(10, 28, 28), plots.SHORT_NAMES),
+        "pixel_histogram": plots.pixel_histogram(subset.test),
+        "heatmap": plots.heatmap(torch.rand(10, 10).tolist(), "{:.2f}", "similarity"),
+        "confusion_matrix": plots.confusion_matrix(_confusion()),
+        "learning_curves": plots.learning_curves(
+            {"MLP": [_history([0.5, 0.6]), _history([0.4, 0.7])], "CNN": [_history([0.6, 0.8])]}
+        ),
+        "seed_scores": plots.seed_scores({"MLP": [0.81, 0.83, 0.83], "CNN": [0.88, 0.88, 0.87]}),
+        "per_class_bars": plots.per_class_bars({"MLP": accuracies, "CNN": [1.0] * 10}),
+    }
+
+
+def _confusion() -> list[list[int]]:
+    """Counts summed over 5 seeds: a large diagonal and a few mix-ups."""
+    m = torch.full((10, 10), 5, dtype=torch.long)
+    m.fill_diagonal_(850)
+    m[6, 0], m[0, 6] = 300, 120
+    return m.tolist()
+
+
+def _texts(fig: Figure) -> list[Text]:
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def test_every_figure_is_column_wide_with_readable_text(subset):
+    for name, fig in _figures(subset).items():
+        assert isinstance(fig, plots.BookFigure), name
+        # Shown unscaled in the text column, so figure points are page points.
+        assert fig.get_figwidth() == pytest.approx(plots.TEXT_WIDTH), name
+        fig.draw_without_rendering()
+        texts = _texts(fig)
+        assert texts, name
+        small = {t.get_text(): t.get_fontsize() for t in texts if t.get_fontsize() < 9}
+        assert not small, f"{name}: text under {plots.MIN_FONT_PT} pt: {small}"
+        assert plots.MIN_FONT_PT >= 9
+
+
+def test_images_are_png_at_high_resolution_and_charts_are_svg(subset):
+    for name, fig in _figures(subset).items():
+        png = fig._repr_png_()
+        assert png.startswith(b"\x89PNG"), name
+        svg = fig._repr_svg_()
+        if name in ("example_grid", "image_row"):
+            assert svg is None, name  # mostly pixels: PNG only
+            width = int.from_bytes(png[16:20], "big")  # IHDR width in pixels
+            assert width / plots.PNG_DPI == pytest.approx(plots.TEXT_WIDTH, rel=0.1), name
+        else:
+            assert svg is not None and "<svg" in svg, name
+            width_pt = float(re.search(r'<svg[^>]* width="([0-9.]+)pt"', svg).group(1))
+            assert width_pt <= plots.TEXT_WIDTH * 72 * 1.02, name
+
+
+def test_style_is_applied_to_every_figure_even_when_the_global_style_differs(subset):
+    with matplotlib.rc_context({"font.size": 4, "xtick.labelsize": 4, "legend.fontsize": 4}):
+        fig = plots.class_balance(subset.train, subset.test)
+        fig.draw_without_rendering()
+        assert min(t.get_fontsize() for t in _texts(fig)) >= plots.MIN_FONT_PT
+
+
+@pytest.mark.parametrize("name", ["class_balance", "per_class_bars", "learning_curves"])
+def test_legends_sit_off_the_data(subset, name):
+    fig = _figures(subset)[name]
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent(renderer)), name
+        for artist in [*ax.patches, *ax.lines, *ax.collections]:
+            assert not box.overlaps(artist.get_window_extent(renderer)), (name, artist)
+
+
+def test_seed_dots_at_the_same_score_do_not_hide_each_other():
+    fig = plots.seed_scores({"MLP": [0.8, 0.8, 0.8, 0.8], "CNN": [0.9]})
+    dots = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
+    mlp = [x for x, _ in dots[0].get_offsets()]
+    assert len(set(mlp)) == 4  # four distinct positions for four equal scores
+    assert max(mlp) - min(mlp) < 0.5  # still clearly the MLP's column
+    again = plots.seed_scores({"MLP": [0.8, 0.8, 0.8, 0.8], "CNN": [0.9]})
+    dots = [c for c in again.axes[0].collections if isinstance(c, PathCollection)]
+    assert [x for x, _ in dots[0].get_offsets()] == mlp  # deterministic
+    assert plots.jitter(1) == [0.0] and plots.jitter(0) == []
+
+
+def test_confusion_matrix_shows_row_percentages_scaled_by_the_mix_ups():
+    counts = _confusion()
+    percent = plots.row_percentages(counts)
+    assert percent.sum(dim=1).tolist() == pytest.approx([100.0] * 10)
+    # Summing over seeds does not change the shares: one seed's fifth gives the same rows.
+    assert plots.row_percentages((torch.tensor(counts) // 5).tolist()) == pytest.approx(percent)
+    assert plots.row_percentages([[0] * 10] * 10).sum() == 0  # no images, no division by zero
+    fig = plots.confusion_matrix(counts)
+    ax, bar = fig.axes
+    assert bar.get_ylabel() == plots.CONFUSION_LABEL
+    assert "all seeds" in plots.CONFUSION_LABEL and "%" in plots.CONFUSION_LABEL
+    (image,) = ax.images
+    shown = image.get_array()
+    assert shown.mask.diagonal().all() and not shown.mask.sum() > 10  # only the diagonal left out
+    off_diagonal = percent.masked_select(~torch.eye(10, dtype=torch.bool))
+    assert image.norm.vmin == 0
+    assert image.norm.vmax == pytest.approx(float(off_diagonal.max()))  # largest mix-up
+    written = {t.get_text() for t in ax.texts}
+    assert f"{percent[6, 0]:.1f}" in written and f"{percent[3, 3]:.1f}" in written
+    assert sum(p.get_hatch() is not None for p in ax.patches) == 10  # the hatched diagonal
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted class", "true class")
+
+
+def test_heatmap_colours_the_whole_matrix_unless_asked():
+    fig = plots.heatmap([[float(i == j) for j in range(10)] for i in range(10)], "{:.2f}", "x")
+    assert not fig.axes[0].images[0].get_array().mask.any()
+    fig = plots.heatmap(torch.rand(10, 10).tolist(), neutral_diagonal=True)
+    assert fig.axes[0].images[0].get_array().mask.diagonal().all()
+
+
+def test_images_are_ink_on_paper_on_one_scale(subset):
+    assert "0" in plots.IMAGE_CONVENTION and "white" in plots.IMAGE_CONVENTION
+    grid = plots.example_grid(subset.train, per_class=2)
+    for ax in grid.axes:
+        (image,) = ax.images
+        assert image.get_cmap().name == plots.IMAGE_CMAP == "gray_r"
+        assert image.get_clim() == (0, 255)
+    means = torch.rand(10, 28, 28) * 0.5
+    row = plots.image_row(means, plots.SHORT_NAMES)
+    assert {ax.images[0].get_clim() for ax in row.axes if ax.images} == {(0, 1.0)}
+    assert len(row.axes) == 11  # ten images and one shared colour bar
+    assert len(plots.image_row(means[:3] * 255, plots.SHORT_NAMES[:3], colorbar=None).axes) == 3
 
 
 def test_markdown_table_matches_the_summary():
@@ -43,7 +171,7 @@ def test_provenance_box_states_what_produced_the_numbers(subset):
     result = type("R", (), {"from_store": True})
     run.count([result, dataclasses.make_dataclass("T", [("from_store", bool)])(False)])
     facts = run.facts()
-    assert facts["images read"] == "3,615 training, 1,770 test"
+    assert facts["images read"].startswith("3,615 training, 1,770 test")
     assert facts["profile"].startswith("quick (3 epochs")
     assert facts["models"] == "1 trained now, 1 from the results store"
     assert "torch " in facts["versions"]
