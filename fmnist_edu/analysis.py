@@ -30,7 +30,7 @@ class PixelStats:
     background_fraction: float  # pixels that are exactly 0
     class_mean_intensity: tuple[float, ...]  # per class, mean pixel value ("ink")
     class_area: tuple[float, ...]  # per class, share of pixels that are not background
-    class_variability: tuple[float, ...]  # per class, mean over pixels of the pixel's std
+    class_consistency: tuple[float, ...]  # per class, |mean image|^2 / mean |image|^2
 
 
 def pixel_stats(split: Split) -> PixelStats:
@@ -38,9 +38,10 @@ def pixel_stats(split: Split) -> PixelStats:
 
     - the mean pixel value (how much "ink" an image of the class has on average);
     - the *area*: the share of pixels that are not background (value above 0);
-    - the *variability*: the standard deviation of each pixel over the class's images,
-      averaged over the 784 positions. A class whose images agree pixel by pixel (low
-      variability) has a crisp mean image; a varied class has a blurry one.
+    - the *consistency*: the squared norm of the class's mean image divided by the mean
+      squared norm of its images, in ``[0, 1]``. It is 1 when every image is the same,
+      and small when the images put their ink in different places: averaging then
+      smears it out, and the mean image looks blurry.
     """
     images = split.images.float() / 255.0
     classes = [images[split.labels == c] for c in range(len(CLASS_NAMES))]
@@ -50,7 +51,9 @@ def pixel_stats(split: Split) -> PixelStats:
         background_fraction=float((split.images == 0).float().mean()),
         class_mean_intensity=tuple(float(m.mean()) for m in classes),
         class_area=tuple(float((m > 0).float().mean()) for m in classes),
-        class_variability=tuple(float(m.std(0, correction=0).mean()) for m in classes),
+        class_consistency=tuple(
+            float(m.mean(0).square().sum() / m.square().sum((1, 2)).mean()) for m in classes
+        ),
     )
 
 

@@ -38,8 +38,8 @@ def test_area_and_variability_measure_different_things():
     stats = analysis.pixel_stats(Split(images, labels))
     assert stats.class_area[0] > stats.class_area[1]
     assert stats.class_mean_intensity[1] > stats.class_mean_intensity[0]
-    assert stats.class_variability[0] == 0.0, "identical images do not vary"
-    assert stats.class_variability[1] > 0.0
+    assert stats.class_consistency[0] == pytest.approx(1.0), "identical images: a crisp mean"
+    assert stats.class_consistency[1] == pytest.approx(0.5), "disjoint images: a smeared mean"
 
 
 def test_similarity_of_identical_and_disjoint_classes():

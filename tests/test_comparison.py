@@ -85,3 +85,15 @@ def test_correctness_marks_right_and_wrong_images():
     split = Split(torch.zeros(4, 28, 28, dtype=torch.uint8), torch.tensor([3, 3, 1, 0]))
     rows = comparison.correctness([Constant(3), Constant(1)], split)
     assert rows.tolist() == [[True, True, False, False], [False, False, True, False]]
+
+
+def test_per_class_finds_where_each_model_loses():
+    labels = torch.arange(3000) % 3
+    a = torch.ones(3, 3000, dtype=torch.bool)
+    b = torch.ones(3, 3000, dtype=torch.bool)
+    a[:, (labels == 0).nonzero().flatten()[:300]] = False  # a misses 30 % of class 0
+    b[:, (labels == 2).nonzero().flatten()[:300]] = False  # b misses 30 % of class 2
+    by_class = comparison.per_class(a, b, labels)
+    assert [c.test_images for c in by_class] == [1000, 1000, 1000]
+    assert by_class[0].b_better and by_class[2].a_better
+    assert by_class[1].within_noise and by_class[1].difference == 0
