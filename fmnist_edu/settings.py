@@ -18,6 +18,15 @@ from fmnist_edu.errors import ConfigError
 DATA_ENV = "FMNIST_EDU_DATA"
 CACHE_ENV = "FMNIST_EDU_CACHE"
 PROFILE_ENV = "FMNIST_EDU_PROFILE"
+CUBLAS_ENV = "CUBLAS_WORKSPACE_CONFIG"
+#: The cuBLAS workspace settings under which cuBLAS is deterministic (NVIDIA's docs).
+DETERMINISTIC_CUBLAS = (":4096:8", ":16:8")
+
+# Deterministic training on a GPU (see fmnist_edu.training) needs cuBLAS to run with a
+# fixed workspace, which it reads when CUDA starts. Importing this module (as data,
+# training, experiments and the CLI do) sets it unless the user already did, so it is in
+# place before the first CUDA call of a program that imports fmnist_edu first.
+os.environ.setdefault(CUBLAS_ENV, DETERMINISTIC_CUBLAS[0])
 
 
 def project_root() -> Path | None:
