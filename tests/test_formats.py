@@ -142,3 +142,37 @@ def test_csv_bad_header(tmp_path):
     (folder / "fashion-mnist_test.csv").write_text(text)
     with pytest.raises(DataError, match=r"fashion-mnist_test.csv: line 1: expected the header"):
         data.load(folder)
+
+
+@pytest.mark.parametrize(
+    "column, cell, message",
+    [
+        (10, "--5", r"column 'pixel10': '--5' is not a whole number"),
+        (10, "²", r"column 'pixel10': '²' is not a whole number"),  # "²".isdigit() is True
+        (10, "٣", r"column 'pixel10': '٣' is not a whole number"),  # int() reads it as 3
+        (10, "1_0", r"column 'pixel10': '1_0' is not a whole number"),  # int() reads 10
+        (10, "", r"column 'pixel10': '' is not a whole number"),
+        (
+            10,
+            "99999999999999999999",
+            r"column 'pixel10': pixel value 99999999999999999999 is outside",
+        ),
+        (10, "9" * 5000, r"column 'pixel10': pixel value 9{5000} is outside 0..255"),
+        (
+            0,
+            "-99999999999999999999",
+            r"column 'label': -99999999999999999999 is out of range \(0..9\)",
+        ),
+    ],
+)
+def test_csv_cells_that_are_not_small_whole_numbers(tmp_path, column, cell, message):
+    cells = ["0"] * 785
+    cells[column] = cell
+    with pytest.raises(DataError, match=rf"fashion-mnist_train.csv: line 32, {message}"):
+        data.load(_csv_with_row(tmp_path, ",".join(cells)))
+
+
+def test_csv_signs_and_spaces_around_numbers_are_read(tmp_path):
+    cells = ["+3"] + [" 7 "] + ["0"] * 783
+    dataset = data.load(_csv_with_row(tmp_path, ",".join(cells)))
+    assert dataset.train.labels[-1] == 3 and dataset.train.images[-1, 0, 0] == 7
