@@ -274,8 +274,8 @@ def ensure_release(
         if not force:
             raise DownloadError(
                 f"{folder}: {', '.join(p.name for p in bad)}: not the official file(s), the "
-                "MD5 sum differs; left untouched. Move the file(s) away, or download with "
-                "--force to replace them"
+                "MD5 sum differs; left untouched, and still readable as they are. Move the "
+                "file(s) away, or download with --force to replace them"
             )
     elif not force and (layout := _other_layout(folder)) is not None:
         return (
