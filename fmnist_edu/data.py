@@ -116,13 +116,16 @@ def has_data(folder: str | os.PathLike) -> bool:
 
 def _read_split(layout: str, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     if layout == "csv":
-        return formats.read_csv(paths[0])
-    images = formats.read_idx_images(paths[0])
-    labels = formats.read_idx_labels(paths[1])
-    if len(images) != len(labels):
-        raise DataError(
-            f"{paths[0]} holds {len(images)} images but {paths[1]} holds {len(labels)} labels"
-        )
+        images, labels = formats.read_csv(paths[0])
+    else:
+        images = formats.read_idx_images(paths[0])
+        labels = formats.read_idx_labels(paths[1])
+        if len(images) != len(labels):
+            raise DataError(
+                f"{paths[0]} holds {len(images)} images but {paths[1]} holds {len(labels)} labels"
+            )
+    if len(images) == 0:
+        raise DataError(f"{paths[0]}: holds no images (0 records)")
     return images, labels
 
 
@@ -158,10 +161,16 @@ def train_val_split(split: Split, val_fraction: float = 0.1, seed: int = 0) -> t
     """Carve a validation split from ``split``, stratified by class, with a fixed seed.
 
     The same ``(split, val_fraction, seed)`` always gives the same two splits, so every
-    experiment validates on the same images.
+    experiment validates on the same images. Each class gives ``round(n * val_fraction)``
+    of its ``n`` images to validation.
+
+    Raises:
+        DataError: when ``val_fraction`` is outside (0, 1) or either part would be empty.
     """
     if not 0 < val_fraction < 1:
         raise DataError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
+    if len(split) == 0:
+        raise DataError("cannot carve a validation split: the split holds no images")
     generator = torch.Generator().manual_seed(seed)
     train_idx, val_idx = [], []
     for c in range(len(CLASS_NAMES)):
@@ -170,15 +179,30 @@ def train_val_split(split: Split, val_fraction: float = 0.1, seed: int = 0) -> t
         n_val = round(len(members) * val_fraction)
         val_idx.append(members[:n_val])
         train_idx.append(members[n_val:])
-    return (
+    train, val = (
         split.subset(torch.cat(train_idx).sort().values),
         split.subset(torch.cat(val_idx).sort().values),
     )
+    for name, part in (("training", train), ("validation", val)):
+        if len(part) == 0:
+            raise DataError(
+                f"val_fraction={val_fraction} of {len(split)} images leaves no {name} images"
+            )
+    return train, val
 
 
 def stratified_limit(split: Split, limit: int, seed: int = 0) -> Split:
-    """Keep ``limit`` images with the class proportions of ``split`` (for quick runs)."""
-    if limit <= 0:
+    """Keep ``limit`` images with the class proportions of ``split`` (for quick runs).
+
+    Each class keeps its share of ``limit`` rounded down; the images lost to rounding go
+    to the classes with the largest remainders. So a limit below the number of classes
+    (say 5) keeps one image of each of 5 classes and none of the others: a legitimate,
+    if extreme, experiment. A limit at least ``len(split)`` returns ``split`` itself.
+
+    Raises:
+        DataError: when ``limit`` is not a positive integer.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise DataError(f"limit must be a positive number of images, got {limit}")
     if limit >= len(split):
         return split

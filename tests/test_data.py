@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import write_idx_folder
 
 from fmnist_edu import data, settings
 from fmnist_edu.errors import DataError
@@ -52,3 +53,25 @@ def test_stratified_limit_keeps_proportions(subset):
     assert data.stratified_limit(subset.train, 10_000) is subset.train
     with pytest.raises(DataError, match="limit must be a positive"):
         data.stratified_limit(subset.train, 0)
+
+
+def test_a_limit_below_the_number_of_classes_keeps_that_many_images(subset):
+    tiny = data.stratified_limit(subset.train, 5, seed=0)
+    assert len(tiny) == 5
+    assert sorted(tiny.class_counts(), reverse=True)[:5] == [1] * 5
+
+
+def test_empty_splits_are_explained(subset, tmp_path):
+    empty = subset.train.subset(torch.arange(0))
+    with pytest.raises(DataError, match="the split holds no images"):
+        data.train_val_split(empty)
+    one_each = subset.train.subset(
+        torch.tensor([int((subset.train.labels == c).nonzero()[0]) for c in range(10)])
+    )
+    with pytest.raises(DataError, match="leaves no validation images"):
+        data.train_val_split(one_each, 0.1)
+    with pytest.raises(DataError, match="leaves no training images"):
+        data.train_val_split(one_each, 0.9)
+    folder = write_idx_folder(tmp_path / "empty", n_train=0)
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: holds no images"):
+        data.load(folder)

@@ -82,11 +82,33 @@ def test_pool_then_relu_equals_relu_then_pool():
         ({"padding": "full"}, "choose 'same' or 'valid'"),
         ({"depth": 0}, "at least one conv block"),
         ({"depth": 2, "widths": (8,)}, "one width per block"),
+        ({"depth": 5}, "at most 4 times"),
+        ({"hidden": 0}, "positive integer"),
     ],
 )
 def test_impossible_configurations_are_explained(options, message):
     with pytest.raises(ConfigError, match=message):
         models.CNN(**options)
+
+
+@pytest.mark.parametrize("hidden", [(512, 256), (32,), (64, 64, 64)])
+def test_mlp_hidden_widths_follow_the_formula(hidden):
+    widths = (28 * 28, *hidden, 10)
+    expected = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    assert models.count_parameters(models.build_model("mlp", hidden=hidden)) == expected
+    assert models.build_model("mlp", hidden=hidden)(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_cnn_hidden_width_changes_only_the_head():
+    wide, default = models.CNN(hidden=256), models.CNN()
+    extra = (3136 + 10) * (256 - 128) + (256 - 128)  # fc1 gains columns, fc2 gains rows
+    assert models.count_parameters(wide) - models.count_parameters(default) == extra
+
+
+@pytest.mark.parametrize("hidden", [(0,), (128, -1), (1.5,)])
+def test_mlp_rejects_widths_that_are_not_positive_integers(hidden):
+    with pytest.raises(ConfigError, match="positive integer"):
+        models.MLP(hidden=hidden)
 
 
 def test_build_model_rejects_unknown_names_and_options():
