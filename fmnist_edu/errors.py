@@ -22,3 +22,7 @@ class DownloadError(FmnistEduError):
 
 class ConfigError(FmnistEduError, ValueError):
     """A model or experiment setting is out of range or inconsistent."""
+
+
+class StoreError(FmnistEduError):
+    """The results store cannot be created or written."""
