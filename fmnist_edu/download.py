@@ -124,7 +124,7 @@ def fetch(
             with _writing(folder):
                 out.flush()
                 os.fsync(out.fileno())
-        with _writing(folder, "be read back"):
+        with _writing(folder, "be read"):
             actual = md5_of(tmp)  # the bytes that will land, not the bytes received
         if actual != md5:
             raise DownloadError(
