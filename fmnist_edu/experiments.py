@@ -3,13 +3,15 @@
 ``run(Experiment(model="cnn", epochs=5, seed=1))`` trains once, stores the result, and
 answers every later identical request from the store. The validation split is carved
 with a fixed seed (0) whatever the experiment's seed, so every experiment validates on
-the same images; the experiment's seed decides the initial weights, the shuffling and
-dropout.
+the same images; the experiment's seed decides the initial weights, the shuffling,
+dropout and the augmentation's random shifts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import operator
 import statistics
 import time
 import warnings
@@ -21,62 +23,168 @@ import torch
 from torch import nn
 
 from fmnist_edu import data as data_module
-from fmnist_edu.errors import ConfigError
-from fmnist_edu.models import build_model, count_parameters
+from fmnist_edu import models
+from fmnist_edu.errors import ConfigError, StoreError
 from fmnist_edu.settings import default_device, profile
 from fmnist_edu.store import ResultStore
-from fmnist_edu.training import EpochStats, Evaluation, History, evaluate, seed_everything, train
+from fmnist_edu.training import (
+    AUGMENTATIONS,
+    Evaluation,
+    History,
+    evaluate,
+    seed_everything,
+    train,
+)
 
 CNN_FIELDS = ("kernel_size", "depth", "stride", "padding")
 VALIDATION_SEED = 0
+MAX_SIDE = models.IMAGE_SIDE - 1  # the largest kernel or stride that leaves room to pool
+MAX_WIDTH, MAX_LAYERS = 4096, 8  # hidden widths: enough to explore, small enough to fit
+
+
+def _whole(name: str, value: Any, low: int, high: int) -> int:
+    """Return ``value`` as an ``int`` if it is a whole number in ``[low, high]``."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None:
+        raise ConfigError(f"{name}={value!r}: must be a whole number")
+    if not low <= number <= high:
+        raise ConfigError(f"{name}={number}: must be between {low:,} and {high:,}")
+    return number
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One training run, fully described. ``limit`` keeps that many training images."""
+    """One training run, fully described; every field is checked when it is created.
+
+    Attributes:
+        model: ``"mlp"`` or ``"cnn"``.
+        kernel_size, depth, stride, padding: the CNN's design (see :class:`models.CNN`);
+            ignored, and left out of :meth:`config`, for the MLP.
+        hidden: widths of the dense hidden layers. For the MLP, its whole stack, e.g.
+            ``(512, 256)``; for the CNN, one width for the dense layer before the
+            classifier, e.g. ``(256,)``. ``None`` keeps the model's default: ``(128, 64)``
+            for the MLP, ``(128,)`` for the CNN.
+        augment: ``"none"``, or ``"shift"``: during training, each image of each batch
+            moves by its own random offset in [-2, 2] pixels, down and right, with
+            zero fill (see :mod:`fmnist_edu.transforms`), drawn from a generator seeded
+            by ``seed``.
+        epochs, batch_size, lr: passes over the training images, images per step and
+            Adam's learning rate.
+        seed: seeds initial weights, shuffling, dropout and augmentation (0 to 2**63 - 1).
+        limit: train on this many images (class-stratified), or ``None`` for all.
+        val_fraction: share of each class held out for validation.
+    """
 
     model: str = "cnn"
     kernel_size: int = 3
     depth: int = 2
     stride: int = 1
     padding: str = "same"
+    hidden: tuple[int, ...] | None = None
     epochs: int = 10
     seed: int = 0
     batch_size: int = 128
     lr: float = 1e-3
+    augment: str = "none"
     limit: int | None = None
     val_fraction: float = 0.1
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)  # normalise a field of the frozen instance
+
+    def _check_whole(self, name: str, low: int, high: int) -> None:
+        self._set(name, _whole(name, getattr(self, name), low, high))
+
+    def _check_number(self, name: str, low: float, high: float) -> None:
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{name}={value!r}: must be a number")
+        if not low < value < high:  # NaN fails too
+            raise ConfigError(f"{name}={value}: must lie strictly between {low} and {high}")
+        self._set(name, float(value))
 
     def __post_init__(self) -> None:
         if self.model not in ("mlp", "cnn"):
             raise ConfigError(f"model={self.model!r}: choose 'mlp' or 'cnn'")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1")
-        if self.limit is not None and self.limit < 1:
-            raise ConfigError(f"limit={self.limit}: must be a positive number of images")
+        if self.model == "cnn":
+            self._check_whole("kernel_size", 1, MAX_SIDE)
+            self._check_whole("depth", 1, models.MAX_DEPTH)
+            self._check_whole("stride", 1, MAX_SIDE)
+            if self.padding not in ("same", "valid"):
+                raise ConfigError(f"padding={self.padding!r}: choose 'same' or 'valid'")
+            if self.padding == "same" and self.kernel_size % 2 == 0:
+                raise ConfigError(
+                    f"kernel_size={self.kernel_size}: 'same' padding needs an odd kernel"
+                )
+        if self.hidden is not None:
+            self._set("hidden", self._widths())
+        self._check_whole("epochs", 1, 10_000)
+        self._check_whole("seed", 0, 2**63 - 1)  # torch.manual_seed takes below 2**64
+        self._check_whole("batch_size", 1, 10**6)
+        if self.limit is not None:
+            self._check_whole("limit", 1, 2**63 - 1)
+        self._check_number("lr", 0, math.inf)
+        self._check_number("val_fraction", 0, 1)
+        if self.augment not in AUGMENTATIONS:
+            raise ConfigError(f"augment={self.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
+
+    def _widths(self) -> tuple[int, ...]:
+        """Check ``hidden`` and return it as a tuple of ints (JSON gives back a list)."""
+        if isinstance(self.hidden, str | bytes) or not isinstance(self.hidden, Iterable):
+            raise ConfigError(f"hidden={self.hidden!r}: give a sequence of widths like (512, 256)")
+        widths = tuple(_whole("hidden", w, 1, MAX_WIDTH) for w in self.hidden)
+        most = 1 if self.model == "cnn" else MAX_LAYERS
+        if not 1 <= len(widths) <= most:
+            raise ConfigError(
+                f"hidden={widths}: the {self.model.upper()} takes 1 to {most} width(s)"
+                + (" (its one dense layer before the classifier)" if most == 1 else "")
+            )
+        return widths
+
+    def default_hidden(self) -> tuple[int, ...]:
+        """The hidden widths the model has when ``hidden`` is ``None``."""
+        return models.MLP_HIDDEN if self.model == "mlp" else (models.CNN_HIDDEN,)
 
     def model_options(self) -> dict[str, Any]:
-        """Return the options :func:`build_model` takes (none for the MLP)."""
-        return {f: getattr(self, f) for f in CNN_FIELDS} if self.model == "cnn" else {}
+        """Return the options :func:`models.build_model` takes for this experiment."""
+        options = {f: getattr(self, f) for f in CNN_FIELDS} if self.model == "cnn" else {}
+        if self.hidden is not None:
+            options["hidden"] = self.hidden if self.model == "mlp" else self.hidden[0]
+        return options
 
     def config(self) -> dict[str, Any]:
-        """Return the fields that decide the result (CNN fields are dropped for the MLP)."""
+        """Return the fields that decide the result: the store key is made from these.
+
+        The CNN fields are dropped for the MLP. ``hidden`` and ``augment``, added later,
+        appear only when they differ from their defaults, so the configurations of the
+        earlier experiments keep their form.
+        """
         fields = dataclasses.asdict(self)
         if self.model == "mlp":
             for name in CNN_FIELDS:
                 fields.pop(name)
+        if self.hidden in (None, self.default_hidden()):
+            fields.pop("hidden")
+        if self.augment == "none":
+            fields.pop("augment")
         return fields
 
     def build(self) -> nn.Module:
         """Build the untrained model this experiment describes."""
-        return build_model(self.model, **self.model_options())
+        return models.build_model(self.model, **self.model_options())
 
     def label(self) -> str:
-        """A short human-readable name, e.g. ``cnn k3 d2 s1 same``."""
+        """A short human-readable name, e.g. ``cnn k3 d2 s1 same`` or ``mlp 512,256``."""
         if self.model == "mlp":
-            return "mlp"
-        return f"cnn k{self.kernel_size} d{self.depth} s{self.stride} {self.padding}"
+            name = "mlp"
+        else:
+            name = f"cnn k{self.kernel_size} d{self.depth} s{self.stride} {self.padding}"
+        if self.hidden is not None and self.hidden != self.default_hidden():
+            name += " " + ",".join(map(str, self.hidden))
+        return name if self.augment == "none" else f"{name} +{self.augment}"
 
 
 @dataclass
@@ -103,21 +211,72 @@ class Result:
 
     def metrics(self) -> dict[str, Any]:
         """Everything but the weights and the experiment, as JSON-ready data."""
-        skip = {"experiment", "state_dict", "from_store"}
         return {
-            f.name: dataclasses.asdict(getattr(self, f.name))
-            if dataclasses.is_dataclass(getattr(self, f.name))
-            else getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if f.name not in skip
+            name: dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+            for name, value in ((f, getattr(self, f)) for f in _METRICS)
         }
 
 
-def _from_metrics(experiment: Experiment, metrics: dict[str, Any], state: dict) -> Result:
-    metrics = dict(metrics)
-    history = History([EpochStats(**e) for e in metrics.pop("history")["epochs"]])
-    test = Evaluation(**metrics.pop("test"))
-    return Result(experiment, history, test, state_dict=state, from_store=True, **metrics)
+_METRICS = tuple(
+    f.name
+    for f in dataclasses.fields(Result)
+    if f.name not in ("experiment", "state_dict", "from_store")
+)
+
+
+def _from_store(experiment: Experiment, metrics: dict[str, Any], state: dict) -> Result:
+    """Rebuild a stored result, checking every field and that the weights fit the model.
+
+    Raises ``ValueError`` (or ``RuntimeError`` from ``load_state_dict``) naming what is wrong.
+    """
+    if set(metrics) != set(_METRICS):
+        raise ValueError(f"metrics: expected the fields {sorted(_METRICS)}, got {sorted(metrics)}")
+    for name in ("parameters", "train_images", "val_images", "test_images"):
+        value = metrics[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"metrics.{name}={value!r}: not a count")
+    seconds = metrics["train_seconds"]
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+        raise ValueError(f"metrics.train_seconds={seconds!r}: not a duration")
+    if not isinstance(metrics["device"], str):
+        raise ValueError(f"metrics.device={metrics['device']!r}: not a device name")
+    history = History.from_dict(metrics["history"], "metrics.history")
+    if len(history.epochs) != experiment.epochs:
+        raise ValueError(f"metrics.history: {len(history.epochs)} epochs, not {experiment.epochs}")
+    with torch.device("meta"):  # shapes only: no memory, no draw from the random generator
+        model = experiment.build()
+    model.load_state_dict(state, strict=True, assign=True)  # names and shapes must match
+    if metrics["parameters"] != models.count_parameters(model):
+        raise ValueError(f"metrics.parameters={metrics['parameters']}: the weights disagree")
+    return Result(
+        experiment,
+        history,
+        Evaluation.from_dict(metrics["test"], "metrics.test"),
+        state_dict=state,
+        from_store=True,
+        **{name: metrics[name] for name in _METRICS if name not in ("history", "test")},
+    )
+
+
+def cached(
+    experiment: Experiment, dataset: data_module.FashionMNIST, store: ResultStore
+) -> Result | None:
+    """Return the stored result of ``experiment`` on ``dataset``, or ``None`` (never trains).
+
+    An entry whose contents are wrong in any way is set aside with a warning (see
+    :meth:`ResultStore.set_aside`) and reported as absent.
+    """
+    with torch.device("meta"):  # an impossible design is the user's error, not damage
+        experiment.build()
+    key = store.key(experiment.config(), dataset.fingerprint)
+    loaded = store.load(key)
+    if loaded is None:
+        return None
+    try:
+        return _from_store(experiment, *loaded)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        store.set_aside(key, str(exc))
+        return None
 
 
 def prepare_splits(
@@ -139,18 +298,18 @@ def run(
     device: torch.device | None = None,
     progress: bool | None = None,
 ) -> Result:
-    """Return the result of ``experiment``, from the store when it holds it, else by training."""
+    """Return the result of ``experiment``, from the store when it holds it, else by training.
+
+    Before training, the store is checked to be writable (:meth:`ResultStore.check_writable`)
+    so a run is never wasted; a result that still cannot be stored is returned with a
+    warning.
+    """
     dataset = dataset or data_module.load()
     store = store or ResultStore()
-    key = store.key(experiment.config(), dataset.fingerprint)
-    cached = store.load(key)
-    if cached is not None:
-        try:
-            return _from_metrics(experiment, *cached)
-        except (TypeError, KeyError, AttributeError) as exc:
-            warnings.warn(
-                f"results store entry {key} is damaged ({exc}); recomputing it", stacklevel=2
-            )
+    result = cached(experiment, dataset, store)
+    if result is not None:
+        return result
+    store.check_writable()
     device = device or default_device()
     train_split, val_split = prepare_splits(experiment, dataset)
     seed_everything(experiment.seed)
@@ -166,12 +325,13 @@ def run(
         seed=experiment.seed,
         device=device,
         progress=progress,
+        augment=experiment.augment,
     )
     result = Result(
         experiment=experiment,
         history=history,
         test=evaluate(model, dataset.test, device),
-        parameters=count_parameters(model),
+        parameters=models.count_parameters(model),
         train_images=len(train_split),
         val_images=len(val_split),
         test_images=len(dataset.test),
@@ -179,7 +339,12 @@ def run(
         train_seconds=time.perf_counter() - start,
         state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
     )
-    store.save(key, result.metrics(), result.state_dict)
+    try:
+        store.save(
+            store.key(experiment.config(), dataset.fingerprint), result.metrics(), result.state_dict
+        )
+    except StoreError as exc:
+        warnings.warn(f"{exc}; the result was not stored", stacklevel=2)
     return result
 
 
