@@ -1,7 +1,8 @@
 """The ``fmnist-edu`` command (also ``python -m fmnist_edu``).
 
-Every subcommand takes ``--data-dir``. A user mistake (a missing folder, a corrupt file,
-a bad option) prints one line, ``error: ...``, and exits with status 1.
+Every subcommand takes ``--data-dir`` and is one function, registered with its parser
+through ``set_defaults(func=...)``. A user mistake (a missing folder, a corrupt file, a
+bad option or an out-of-range value) prints one line, ``error: ...``, and exits with 1.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from fmnist_edu import data, download, experiments, settings, summary
 from fmnist_edu.errors import FmnistEduError
 from fmnist_edu.store import ResultStore
+from fmnist_edu.training import AUGMENTATIONS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,19 +24,128 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"error: {message} (see '{self.prog} --help')\n")
 
 
+def _whole_number(text: str) -> int:
+    """Parse an integer option; ranges are checked by :class:`experiments.Experiment`."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    """Parse ``512,256`` into ``(512, 256)``."""
+    try:
+        return tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of widths like 512,256"
+        ) from None
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=["mlp", "cnn"], default="cnn")
-    p.add_argument("--kernel-size", type=int, default=3)
-    p.add_argument("--depth", type=int, default=2)
-    p.add_argument("--stride", type=int, default=1)
-    p.add_argument("--padding", choices=["same", "valid"], default="same")
+    p.add_argument("--kernel-size", type=_whole_number, default=3, help="CNN: 1 to 27")
+    p.add_argument("--depth", type=_whole_number, default=2, help="CNN: conv blocks, 1 to 4")
+    p.add_argument("--stride", type=_whole_number, default=1, help="CNN: convolution stride")
+    p.add_argument("--padding", choices=["same", "valid"], default="same", help="CNN padding")
+    p.add_argument(
+        "--hidden",
+        type=_widths,
+        default=None,
+        help="dense widths, e.g. 512,256 for the MLP or 256 for the CNN (default: 128,64 / 128)",
+    )
 
 
 def _add_experiment_options(p: argparse.ArgumentParser) -> None:
     _add_model_options(p)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=None, help="train on this many images")
+    p.add_argument("--epochs", type=_whole_number, default=10, help="1 to 10,000")
+    p.add_argument("--seed", type=_whole_number, default=0, help="0 to 2**63 - 1")
+    p.add_argument("--batch-size", type=_whole_number, default=experiments.Experiment.batch_size)
+    p.add_argument("--lr", type=_number, default=experiments.Experiment.lr, help="Adam's rate")
+    p.add_argument("--limit", type=_whole_number, default=None, help="train on this many images")
+    p.add_argument(
+        "--augment",
+        choices=list(AUGMENTATIONS),
+        default="none",
+        help="'shift': move each training image by up to 2 pixels each way",
+    )
+
+
+def _experiment(args: argparse.Namespace) -> experiments.Experiment:
+    """The experiment the options describe (the CNN's options are ignored for the MLP)."""
+    options = {f: getattr(args, f) for f in experiments.CNN_FIELDS} if args.model == "cnn" else {}
+    for name in ("epochs", "seed", "batch_size", "lr", "limit", "augment"):
+        if hasattr(args, name):
+            options[name] = getattr(args, name)
+    return experiments.Experiment(model=args.model, hidden=args.hidden, **options)
+
+
+def data_download(args: argparse.Namespace) -> None:
+    """``data download``: fetch the official release, or check the copy already there."""
+    folder = settings.data_dir(args.data_dir)
+    print(download.ensure_release(folder, force=args.force))
+
+
+def data_info(args: argparse.Namespace) -> None:
+    """``data info``: where the data came from, and images per class and split."""
+    dataset = data.load(args.data_dir)
+    print(f"source: {dataset.source} ({dataset.layout}), fingerprint {dataset.fingerprint}")
+    width = max(len(n) for n in data.CLASS_NAMES)
+    print(f"{'class':<{width + 4}}{'train':>8}{'test':>8}")
+    counts = zip(dataset.train.class_counts(), dataset.test.class_counts(), strict=True)
+    for i, (a, b) in enumerate(counts):
+        print(f"{i:<3} {data.CLASS_NAMES[i]:<{width}}{a:>8,}{b:>8,}")
+    print(f"{'total':<{width + 4}}{len(dataset.train):>8,}{len(dataset.test):>8,}")
+
+
+def models_summary(args: argparse.Namespace) -> None:
+    """``models summary``: the per-layer table of one architecture."""
+    print(summary.format_table(summary.summarize(_experiment(args).build())))
+
+
+def _report(result: experiments.Result) -> None:
+    experiment = result.experiment
+    where = "from the results store" if result.from_store else f"{result.train_seconds:.1f} s"
+    print(
+        f"{experiment.label()}: {result.parameters:,} parameters, trained on "
+        f"{result.train_images:,} images for {experiment.epochs} epochs ({where})"
+    )
+    print(f"test accuracy: {result.test.accuracy:.4f} on {result.test_images:,} images")
+
+
+def train(args: argparse.Namespace) -> None:
+    """``train``: train one model, or load it from the results store."""
+    dataset = data.load(args.data_dir)
+    experiment = _experiment(args)
+    store = ResultStore()
+    result = experiments.cached(experiment, dataset, store)
+    if result is None:
+        store.check_writable()  # before training, not after
+        print(f"training {experiment.label()} on {settings.default_device()} ...", flush=True)
+        result = experiments.run(experiment, dataset, store)
+    _report(result)
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    """``evaluate``: report a model already trained, per class; never trains."""
+    dataset = data.load(args.data_dir)
+    experiment = _experiment(args)
+    result = experiments.cached(experiment, dataset, ResultStore())
+    if result is None:
+        raise FmnistEduError(
+            f"{experiment.label()} (epochs={experiment.epochs}, seed={experiment.seed}) has not "
+            "been trained on this data yet; run 'fmnist-edu train' with the same options first"
+        )
+    _report(result)
+    for name, acc in zip(data.CLASS_NAMES, result.test.per_class_accuracy, strict=True):
+        print(f"  {name:<12} {acc:.4f}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,103 +157,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     data_p = sub.add_parser("data", help="fetch or describe the dataset")
     data_sub = data_p.add_subparsers(dest="action", required=True)
-    download_p = data_sub.add_parser("download", parents=[common], help="fetch the release")
-    download_p.add_argument(
-        "--force", action="store_true", help="fetch even if the folder already holds a copy"
-    )
-    data_sub.add_parser("info", parents=[common], help="split sizes and class counts")
+    p = data_sub.add_parser("download", parents=[common], help="fetch or check the release")
+    p.add_argument("--force", action="store_true", help="replace files that fail their MD5")
+    p.set_defaults(func=data_download)
+    p = data_sub.add_parser("info", parents=[common], help="split sizes and class counts")
+    p.set_defaults(func=data_info)
 
     models_p = sub.add_parser("models", help="describe the architectures")
     models_sub = models_p.add_subparsers(dest="action", required=True)
-    summary_p = models_sub.add_parser("summary", parents=[common], help="per-layer table")
-    _add_model_options(summary_p)
+    p = models_sub.add_parser("summary", parents=[common], help="per-layer table")
+    _add_model_options(p)
+    p.set_defaults(func=models_summary)
 
-    for name, text in (("train", "train (or load from the store)"), ("evaluate", "evaluate")):
-        p = sub.add_parser(name, parents=[common], help=f"{text} one model")
+    for func, text in ((train, "train (or load from the store)"), (evaluate, "evaluate")):
+        p = sub.add_parser(func.__name__, parents=[common], help=f"{text} one model")
         _add_experiment_options(p)
+        p.set_defaults(func=func)
     return parser
-
-
-def _model_options(args: argparse.Namespace) -> dict:
-    return {f: getattr(args, f) for f in experiments.CNN_FIELDS} if args.model == "cnn" else {}
-
-
-def _experiment(args: argparse.Namespace) -> experiments.Experiment:
-    return experiments.Experiment(
-        model=args.model,
-        epochs=args.epochs,
-        seed=args.seed,
-        limit=args.limit,
-        **_model_options(args),
-    )
-
-
-def _data_info(args: argparse.Namespace) -> None:
-    dataset = data.load(args.data_dir)
-    print(f"source: {dataset.source} ({dataset.layout}), fingerprint {dataset.fingerprint}")
-    width = max(len(n) for n in data.CLASS_NAMES)
-    print(f"{'class':<{width + 4}}{'train':>8}{'test':>8}")
-    counts = zip(dataset.train.class_counts(), dataset.test.class_counts(), strict=True)
-    for i, (a, b) in enumerate(counts):
-        print(f"{i:<3} {data.CLASS_NAMES[i]:<{width}}{a:>8,}{b:>8,}")
-    print(f"{'total':<{width + 4}}{len(dataset.train):>8,}{len(dataset.test):>8,}")
-
-
-def _train(args: argparse.Namespace, evaluate_only: bool) -> None:
-    dataset = data.load(args.data_dir)
-    experiment = _experiment(args)
-    store = ResultStore()
-    if evaluate_only and store.load(store.key(experiment.config(), dataset.fingerprint)) is None:
-        raise FmnistEduError(
-            f"{experiment.label()} (epochs={experiment.epochs}, seed={experiment.seed}) has not "
-            "been trained on this data yet; run 'fmnist-edu train' with the same options first"
-        )
-    if not evaluate_only:
-        print(f"training {experiment.label()} on {settings.default_device()} ...", flush=True)
-    result = experiments.run(experiment, dataset, store)
-    where = "from the results store" if result.from_store else f"{result.train_seconds:.1f} s"
-    print(
-        f"{experiment.label()}: {result.parameters:,} parameters, trained on "
-        f"{result.train_images:,} images for {experiment.epochs} epochs ({where})"
-    )
-    print(f"test accuracy: {result.test.accuracy:.4f} on {result.test_images:,} images")
-    if evaluate_only:
-        for name, acc in zip(data.CLASS_NAMES, result.test.per_class_accuracy, strict=True):
-            print(f"  {name:<12} {acc:.4f}")
 
 
 def dispatch(args: argparse.Namespace) -> None:
     """Run the subcommand ``args`` describes."""
-    if args.command == "data" and args.action == "download":
-        folder = settings.data_dir(args.data_dir)
-        if data.has_data(folder) and not args.force:
-            print(f"{folder}: already holds a copy of Fashion-MNIST; nothing to download")
-            return
-        written = download.download_release(folder, overwrite=args.force)
-        print(f"{folder}: {len(written)} file(s) downloaded, all four checked against MD5 sums")
-    elif args.command == "data":
-        _data_info(args)
-    elif args.command == "models":
-        model = experiments.Experiment(
-            model=args.model,
-            **(
-                {f: getattr(args, f) for f in experiments.CNN_FIELDS} if args.model == "cnn" else {}
-            ),
-        ).build()
-        print(summary.format_table(summary.summarize(model)))
-    else:
-        _train(args, evaluate_only=args.command == "evaluate")
+    args.func(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the command, print one-line errors, return the exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0), or a usage error already printed (1)
+        return exc.code if isinstance(exc.code, int) else 1
     try:
         dispatch(args)
     except FmnistEduError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:  # e.g. a results store or data folder that cannot be written
+    except OSError as exc:  # e.g. a data folder that cannot be read
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -136,12 +136,13 @@ class Experiment:
         if isinstance(self.hidden, str | bytes) or not isinstance(self.hidden, Iterable):
             raise ConfigError(f"hidden={self.hidden!r}: give a sequence of widths like (512, 256)")
         widths = tuple(_whole("hidden", w, 1, MAX_WIDTH) for w in self.hidden)
-        most = 1 if self.model == "cnn" else MAX_LAYERS
-        if not 1 <= len(widths) <= most:
+        if self.model == "cnn" and len(widths) != 1:
             raise ConfigError(
-                f"hidden={widths}: the {self.model.upper()} takes 1 to {most} width(s)"
-                + (" (its one dense layer before the classifier)" if most == 1 else "")
+                f"hidden={widths}: the CNN has one dense layer before the classifier; "
+                "give one width"
             )
+        if not 1 <= len(widths) <= MAX_LAYERS:
+            raise ConfigError(f"hidden={widths}: give 1 to {MAX_LAYERS} widths")
         return widths
 
     def default_hidden(self) -> tuple[int, ...]:

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from fmnist_edu.cli import main
+from fmnist_edu import download
+from fmnist_edu.cli import build_parser, main
 
 
 @pytest.fixture(autouse=True)
@@ -75,18 +76,86 @@ def test_python_dash_m_entry_point(subset_dir):
     assert done.returncode == 0 and "3,615" in done.stdout
 
 
-def test_download_skips_a_folder_that_holds_data(subset_dir, capsys):
-    assert main(["data", "download", "--data-dir", str(subset_dir)]) == 0
-    assert "already holds a copy" in capsys.readouterr().out
+def test_download_hands_the_folder_and_force_to_ensure_release(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake_ensure_release(folder, *, force=False):
+        calls.append((folder, force))
+        return f"{folder}: checked"
+
+    monkeypatch.setattr(download, "ensure_release", fake_ensure_release, raising=False)
+    assert main(["data", "download", "--data-dir", str(tmp_path)]) == 0
+    assert main(["data", "download", "--data-dir", str(tmp_path), "--force"]) == 0
+    assert calls == [(tmp_path, False), (tmp_path, True)]
+    assert capsys.readouterr().out.splitlines() == [f"{tmp_path}: checked"] * 2
+
+
+def test_every_subcommand_is_one_registered_function():
+    parser = build_parser()
+    for argv in (["data", "download"], ["data", "info"], ["models", "summary"], ["train"]):
+        args = parser.parse_args(argv)
+        assert callable(args.func) and args.func.__module__ == "fmnist_edu.cli"
+    assert parser.parse_args(["evaluate"]).func is not parser.parse_args(["train"]).func
+
+
+def test_wider_mlp_and_augmentation_options(subset_dir, capsys):
+    assert main(["models", "summary", "--model", "mlp", "--hidden", "512,256"]) == 0
+    expected = 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10
+    assert f"{expected:,}" in capsys.readouterr().out.splitlines()[-1]
+    args = ["--model", "mlp", "--epochs", "1", "--limit", "200", "--data-dir", str(subset_dir)]
+    assert main(["train", *args, "--hidden", "256", "--augment", "shift"]) == 0
+    out = capsys.readouterr().out
+    assert "mlp 256 +shift" in out and "from the results store" not in out
+    assert main(["evaluate", *args, "--hidden", "256", "--augment", "shift"]) == 0
+    assert main(["evaluate", *args, "--hidden", "256"]) == 1  # not trained without shifts
+
+
+def test_an_unwritable_store_fails_before_training(subset_dir, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "cache-file"
+    blocker.write_text("")
+    monkeypatch.setenv("FMNIST_EDU_CACHE", str(blocker))
+    argv = ["train", "--model", "mlp", "--epochs", "1", "--data-dir", str(subset_dir)]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no "training ..." line: nothing was trained
+    assert captured.err.startswith("error: results store ") and len(captured.err.splitlines()) == 1
+    assert str(blocker) in captured.err and "FMNIST_EDU_CACHE" in captured.err
+    assert blocker.read_text() == ""
 
 
 @pytest.mark.parametrize(
     "argv, message",
-    [(["train", "--model", "vit"], "invalid choice: 'vit'"), (["data"], "required: action")],
+    [
+        (["train", "--model", "vit"], "invalid choice: 'vit'"),
+        (["data"], "required: action"),
+        (["train", "--epochs", "1e23"], "argument --epochs: '1e23' is not a whole number"),
+        (["train", "--seed", "1e20"], "argument --seed: '1e20' is not a whole number"),
+        (["train", "--hidden", "512,x"], "argument --hidden: '512,x' is not a comma-separated"),
+        (["train", "--lr", "fast"], "argument --lr: 'fast' is not a number"),
+        (["train", "--augment", "flip"], "invalid choice: 'flip'"),
+        (["models", "summary", "--kernel-size", "1001"], "kernel_size=1001: must be between"),
+        (["models", "summary", "--depth", "1000000"], "depth=1000000: must be between"),
+        (["models", "summary", "--hidden", "0"], "hidden=0: must be between"),
+        (["train", "--epochs", "100000000000000000000000"], "epochs=1000"),
+        (["train", "--seed", "100000000000000000000"], "seed=100000000000000000000: must be"),
+        (["train", "--seed", "-1"], "seed=-1: must be between 0"),
+        (["train", "--kernel-size", "4"], "'same' padding needs an odd kernel"),
+        (["train", "--batch-size", "0"], "batch_size=0"),
+        (["train", "--lr", "nan"], "lr=nan"),
+        (["train", "--lr", "-1"], "lr=-1"),
+        (["train", "--limit", "0"], "limit=0"),
+        (["train", "--model", "cnn", "--hidden", "512,256"], "the CNN has one dense layer"),
+    ],
 )
-def test_usage_errors_are_one_line_with_exit_1(argv, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    assert exit_info.value.code == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+def test_usage_and_range_errors_are_one_line_with_exit_1(argv, message, capsys, subset_dir):
+    if argv[0] == "train":
+        argv = [*argv, "--data-dir", str(subset_dir)]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and message in captured.err
+    assert len(captured.err.strip().splitlines()) == 1 and "training" not in captured.out
+
+
+def test_help_exits_with_0(capsys):
+    assert main(["train", "--help"]) == 0
+    assert "--hidden" in capsys.readouterr().out

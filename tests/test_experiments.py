@@ -229,9 +229,9 @@ def test_profiles_and_bad_settings():
         ({"hidden": (512, "x")}, "hidden='x'"),
         ({"hidden": "512"}, "give a sequence of widths"),
         ({"hidden": (10**6,)}, "hidden=1000000"),
-        ({"hidden": ()}, "takes 1 to"),
-        ({"model": "mlp", "hidden": (8,) * 9}, "takes 1 to 8"),
-        ({"hidden": (512, 256)}, "the CNN takes 1 to 1 width"),
+        ({"model": "mlp", "hidden": ()}, "give 1 to 8 widths"),
+        ({"model": "mlp", "hidden": (8,) * 9}, "give 1 to 8 widths"),
+        ({"hidden": (512, 256)}, "the CNN has one dense layer"),
     ],
 )
 def test_out_of_range_settings_are_config_errors(fields, message):
