@@ -14,6 +14,7 @@ a test: the numbers depend on the machine.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
@@ -23,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import ToTensor
 
 from fmnist_edu import data, models, training
+from fmnist_edu.errors import FmnistEduError
 
 
 class PilDataset(Dataset):
@@ -61,21 +63,31 @@ def slice_epochs(model: nn.Module, split: data.Split, epochs: int) -> float:
     return epochs * len(split) / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--data-dir")
-    args = parser.parse_args()
-    split = data.load(args.data_dir).train
-    print(f"{len(split):,} training images, {args.epochs} epochs, "
+def report(data_dir: str | None, epochs: int) -> None:
+    """Print images per second of both loops, for the MLP and the CNN."""
+    split = data.load(data_dir).train
+    print(f"{len(split):,} training images, {epochs} epochs, "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}")  # fmt: skip
     for name in ("mlp", "cnn"):
         # One untimed epoch first, so one-off start-up costs are not counted.
         slice_epochs(models.build_model(name), split, 1)
-        fast = slice_epochs(models.build_model(name), split, args.epochs)
-        slow = dataloader_epochs(models.build_model(name), split, args.epochs)
+        fast = slice_epochs(models.build_model(name), split, epochs)
+        slow = dataloader_epochs(models.build_model(name), split, epochs)
         print(f"{name}: tensor slices {fast:9,.0f} img/s | per-sample DataLoader "
               f"{slow:9,.0f} img/s | {fast / slow:.1f}x")  # fmt: skip
+
+
+def main() -> None:
+    """Run the benchmark; a missing or broken data folder is a one-line error, exit 1."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--data-dir")
+    args = parser.parse_args()
+    try:
+        report(args.data_dir, args.epochs)
+    except FmnistEduError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +160,16 @@ def test_usage_and_range_errors_are_one_line_with_exit_1(argv, message, capsys, 
 def test_help_exits_with_0(capsys):
     assert main(["train", "--help"]) == 0
     assert "--hidden" in capsys.readouterr().out
+
+
+def test_benchmark_without_data_is_a_one_line_error(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--data-dir", str(tmp_path / "nothing")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("error: ") and "no Fashion-MNIST files" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
