@@ -4,7 +4,8 @@
 answers every later identical request from the store. The validation split is carved
 with a fixed seed (0) whatever the experiment's seed, so every experiment validates on
 the same images; the experiment's seed decides the initial weights, the shuffling,
-dropout and the augmentation's random shifts.
+dropout, the augmentation's random shifts and, for ``labels="shuffled"``, the permutation
+of the training labels.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from fmnist_edu.training import (
     AUGMENTATIONS,
     Evaluation,
     History,
+    derived_seed,
     evaluate,
     seed_everything,
     train,
@@ -40,6 +42,8 @@ CNN_FIELDS = ("kernel_size", "depth", "stride", "padding")
 VALIDATION_SEED = 0
 MAX_SIDE = models.IMAGE_SIDE - 1  # the largest kernel or stride that leaves room to pool
 MAX_WIDTH, MAX_LAYERS = 4096, 8  # hidden widths: enough to explore, small enough to fit
+#: What the training labels are: the dataset's (``"true"``) or a seeded permutation of them.
+LABELS = ("true", "shuffled")
 
 
 def _whole(name: str, value: Any, low: int, high: int) -> int:
@@ -73,7 +77,13 @@ class Experiment:
             by ``seed``.
         epochs, batch_size, lr: passes over the training images, images per step and
             Adam's learning rate.
-        seed: seeds initial weights, shuffling, dropout and augmentation (0 to 2**63 - 1).
+        labels: ``"true"``, or ``"shuffled"``: the training images keep their order but
+            their labels are permuted by a generator seeded by ``seed`` (validation and
+            test labels stay true). Such a model can only memorise; the Interpretability
+            chapter uses it to test whether saliency maps depend on what was learnt
+            (Adebayo et al., 2018).
+        seed: seeds initial weights, shuffling, dropout, augmentation and the label
+            permutation (0 to 2**63 - 1).
         limit: train on this many images (class-stratified), or ``None`` for all.
         val_fraction: share of each class held out for validation.
     """
@@ -89,6 +99,7 @@ class Experiment:
     batch_size: int = 128
     lr: float = 1e-3
     augment: str = "none"
+    labels: str = "true"
     limit: int | None = None
     val_fraction: float = 0.1
 
@@ -130,6 +141,8 @@ class Experiment:
         self._check_number("val_fraction", 0, 1)
         if self.augment not in AUGMENTATIONS:
             raise ConfigError(f"augment={self.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
+        if self.labels not in LABELS:
+            raise ConfigError(f"labels={self.labels!r}: choose one of {', '.join(LABELS)}")
 
     def _widths(self) -> tuple[int, ...]:
         """Check ``hidden`` and return it as a tuple of ints (JSON gives back a list)."""
@@ -159,8 +172,8 @@ class Experiment:
     def config(self) -> dict[str, Any]:
         """Return the fields that decide the result: the store key is made from these.
 
-        The CNN fields are dropped for the MLP. ``hidden`` and ``augment``, added later,
-        appear only when they differ from their defaults, so the configurations of the
+        The CNN fields are dropped for the MLP. ``hidden``, ``augment`` and ``labels``, added
+        later, appear only when they differ from their defaults, so the configurations of the
         earlier experiments keep their form.
         """
         fields = dataclasses.asdict(self)
@@ -171,6 +184,8 @@ class Experiment:
             fields.pop("hidden")
         if self.augment == "none":
             fields.pop("augment")
+        if self.labels == "true":
+            fields.pop("labels")
         return fields
 
     def build(self) -> nn.Module:
@@ -185,7 +200,9 @@ class Experiment:
             name = f"cnn k{self.kernel_size} d{self.depth} s{self.stride} {self.padding}"
         if self.hidden is not None and self.hidden != self.default_hidden():
             name += " " + ",".join(map(str, self.hidden))
-        return name if self.augment == "none" else f"{name} +{self.augment}"
+        if self.augment != "none":
+            name += f" +{self.augment}"
+        return name if self.labels == "true" else f"{name} {self.labels}-labels"
 
 
 @dataclass
@@ -283,12 +300,20 @@ def cached(
 def prepare_splits(
     experiment: Experiment, dataset: data_module.FashionMNIST
 ) -> tuple[data_module.Split, data_module.Split]:
-    """Return the (train, validation) splits an experiment trains and validates on."""
+    """Return the (train, validation) splits an experiment trains and validates on.
+
+    With ``labels="shuffled"`` the training labels are permuted (the validation split keeps
+    its true labels, so validation accuracy shows that nothing generalises).
+    """
     train_split, val_split = data_module.train_val_split(
         dataset.train, experiment.val_fraction, seed=VALIDATION_SEED
     )
     if experiment.limit is not None:
         train_split = data_module.stratified_limit(train_split, experiment.limit, experiment.seed)
+    if experiment.labels == "shuffled":
+        generator = torch.Generator().manual_seed(derived_seed(experiment.seed, "labels"))
+        order = torch.randperm(len(train_split), generator=generator)
+        train_split = data_module.Split(train_split.images, train_split.labels[order])
     return train_split, val_split
 
 
