@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -163,12 +164,18 @@ def test_help_exits_with_0(capsys):
 
 
 def test_benchmark_without_data_is_a_one_line_error(tmp_path):
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
+    root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
-        [sys.executable, str(script), "--data-dir", str(tmp_path / "nothing")],
+        [
+            sys.executable,
+            str(root / "benchmarks" / "bench_training.py"),
+            "--data-dir",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "PYTHONPATH": str(root)},  # also where the package is not installed
     )
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith("error: ") and "no Fashion-MNIST files" in done.stderr
