@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from fmnist_edu import data as data_module
-from fmnist_edu import models
+from fmnist_edu import models, permutation
 from fmnist_edu.errors import ConfigError, StoreError
 from fmnist_edu.settings import default_device, profile
 from fmnist_edu.store import ResultStore
@@ -82,6 +82,14 @@ class Experiment:
             test labels stay true). Such a model can only memorise; the Interpretability
             chapter uses it to test whether saliency maps depend on what was learnt
             (Adebayo et al., 2018).
+        permute: ``None``, or the seed (0 to 2**63 - 1) of one fixed random permutation of
+            the 784 pixels (:func:`fmnist_edu.permutation.pixel_permutation`), applied to
+            every training, validation and test image: the pixel values are kept, which
+            pixels are neighbours is lost. Cannot be combined with ``augment``.
+        relabel: MLP with ``permute`` only: start from the initial weights that ``seed``
+            gives the unpermuted MLP, with the first layer's input columns permuted like
+            the pixels (:func:`fmnist_edu.permutation.relabel_first_layer`). The run is
+            then the unpermuted run relabelled, and agrees with it up to float rounding.
         seed: seeds initial weights, shuffling, dropout, augmentation and the label
             permutation (0 to 2**63 - 1).
         limit: train on this many images (class-stratified), or ``None`` for all.
@@ -100,6 +108,8 @@ class Experiment:
     lr: float = 1e-3
     augment: str = "none"
     labels: str = "true"
+    permute: int | None = None
+    relabel: bool = False
     limit: int | None = None
     val_fraction: float = 0.1
 
@@ -143,6 +153,23 @@ class Experiment:
             raise ConfigError(f"augment={self.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
         if self.labels not in LABELS:
             raise ConfigError(f"labels={self.labels!r}: choose one of {', '.join(LABELS)}")
+        self._check_permutation()
+
+    def _check_permutation(self) -> None:
+        if self.permute is not None:
+            self._check_whole("permute", 0, 2**63 - 1)
+            if self.augment != "none":
+                raise ConfigError(
+                    f"augment={self.augment!r} with permute={self.permute}: shifting images "
+                    "whose pixels are permuted moves no garment; choose one of the two"
+                )
+        if not isinstance(self.relabel, bool):
+            raise ConfigError(f"relabel={self.relabel!r}: must be True or False")
+        if self.relabel and (self.model != "mlp" or self.permute is None):
+            raise ConfigError(
+                f"relabel=True with model={self.model!r}, permute={self.permute}: only the MLP "
+                "on permuted pixels can start from relabelled weights"
+            )
 
     def _widths(self) -> tuple[int, ...]:
         """Check ``hidden`` and return it as a tuple of ints (JSON gives back a list)."""
@@ -172,9 +199,9 @@ class Experiment:
     def config(self) -> dict[str, Any]:
         """Return the fields that decide the result: the store key is made from these.
 
-        The CNN fields are dropped for the MLP. ``hidden``, ``augment`` and ``labels``, added
-        later, appear only when they differ from their defaults, so the configurations of the
-        earlier experiments keep their form.
+        The CNN fields are dropped for the MLP. ``hidden``, ``augment``, ``labels``,
+        ``permute`` and ``relabel``, added later, appear only when they differ from their
+        defaults, so the configurations of the earlier experiments keep their form.
         """
         fields = dataclasses.asdict(self)
         if self.model == "mlp":
@@ -186,6 +213,10 @@ class Experiment:
             fields.pop("augment")
         if self.labels == "true":
             fields.pop("labels")
+        if self.permute is None:
+            fields.pop("permute")
+        if not self.relabel:
+            fields.pop("relabel")
         return fields
 
     def build(self) -> nn.Module:
@@ -202,7 +233,11 @@ class Experiment:
             name += " " + ",".join(map(str, self.hidden))
         if self.augment != "none":
             name += f" +{self.augment}"
-        return name if self.labels == "true" else f"{name} {self.labels}-labels"
+        if self.labels != "true":
+            name += f" {self.labels}-labels"
+        if self.permute is not None:
+            name += f" permuted {self.permute}" + (" relabelled" if self.relabel else "")
+        return name
 
 
 @dataclass
@@ -303,7 +338,8 @@ def prepare_splits(
     """Return the (train, validation) splits an experiment trains and validates on.
 
     With ``labels="shuffled"`` the training labels are permuted (the validation split keeps
-    its true labels, so validation accuracy shows that nothing generalises).
+    its true labels, so validation accuracy shows that nothing generalises). With
+    ``permute``, the pixels of both splits are permuted.
     """
     train_split, val_split = data_module.train_val_split(
         dataset.train, experiment.val_fraction, seed=VALIDATION_SEED
@@ -314,7 +350,25 @@ def prepare_splits(
         generator = torch.Generator().manual_seed(derived_seed(experiment.seed, "labels"))
         order = torch.randperm(len(train_split), generator=generator)
         train_split = data_module.Split(train_split.images, train_split.labels[order])
+    if experiment.permute is not None:
+        pixels = permutation.pixel_permutation(experiment.permute)
+        train_split = permutation.permute_split(train_split, pixels)
+        val_split = permutation.permute_split(val_split, pixels)
     return train_split, val_split
+
+
+def evaluation_split(
+    experiment: Experiment, dataset: data_module.FashionMNIST
+) -> data_module.Split:
+    """Return the test images an experiment is evaluated on (pixels permuted with ``permute``).
+
+    Use it to test a stored model again (e.g. :func:`fmnist_edu.comparison.correctness`):
+    a model trained on permuted pixels must be shown its test images permuted the same way.
+    """
+    if experiment.permute is None:
+        return dataset.test
+    pixels = permutation.pixel_permutation(experiment.permute)
+    return permutation.permute_split(dataset.test, pixels)
 
 
 def run(
@@ -340,6 +394,8 @@ def run(
     train_split, val_split = prepare_splits(experiment, dataset)
     seed_everything(experiment.seed)
     model = experiment.build()
+    if experiment.relabel:  # the unpermuted run's initial weights, relabelled
+        permutation.relabel_first_layer(model, permutation.pixel_permutation(experiment.permute))
     start = time.perf_counter()
     history = train(
         model,
@@ -356,7 +412,7 @@ def run(
     result = Result(
         experiment=experiment,
         history=history,
-        test=evaluate(model, dataset.test, device),
+        test=evaluate(model, evaluation_split(experiment, dataset), device),
         parameters=models.count_parameters(model),
         train_images=len(train_split),
         val_images=len(val_split),
