@@ -76,12 +76,24 @@ def _add_experiment_options(p: argparse.ArgumentParser) -> None:
         default="none",
         help="'shift': move each training image by up to 2 pixels each way",
     )
+    p.add_argument(
+        "--permute",
+        type=_whole_number,
+        default=None,
+        metavar="SEED",
+        help="shuffle the 784 pixels of every image by the permutation this seed draws",
+    )
+    p.add_argument(
+        "--relabel",
+        action="store_true",
+        help="MLP with --permute: start from the unpermuted run's weights, relabelled",
+    )
 
 
 def _experiment(args: argparse.Namespace) -> experiments.Experiment:
     """The experiment the options describe (the CNN's options are ignored for the MLP)."""
     options = {f: getattr(args, f) for f in experiments.CNN_FIELDS} if args.model == "cnn" else {}
-    for name in ("epochs", "seed", "batch_size", "lr", "limit", "augment"):
+    for name in ("epochs", "seed", "batch_size", "lr", "limit", "augment", "permute", "relabel"):
         if hasattr(args, name):
             options[name] = getattr(args, name)
     return experiments.Experiment(model=args.model, hidden=args.hidden, **options)

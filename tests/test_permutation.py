@@ -124,3 +124,17 @@ def test_the_relabelled_mlp_agrees_with_the_unpermuted_run(subset, store):
     assert twin.test.confusion == plain.test.confusion
     # Without the relabelled start the permuted MLP is another model (another draw).
     assert not torch.allclose(fresh.state_dict["fc1.weight"], twin.state_dict["fc1.weight"])
+
+
+def test_the_cli_trains_and_evaluates_permuted_runs(subset_dir, tmp_path, monkeypatch, capsys):
+    from fmnist_edu.cli import main
+
+    monkeypatch.setenv("FMNIST_EDU_CACHE", str(tmp_path / "cache"))
+    args = ["--model", "mlp", "--epochs", "1", "--limit", "200", "--data-dir", str(subset_dir)]
+    assert main(["train", *args, "--permute", "3", "--relabel"]) == 0
+    assert "mlp permuted 3 relabelled" in capsys.readouterr().out
+    assert main(["evaluate", *args, "--permute", "3", "--relabel"]) == 0
+    assert main(["evaluate", *args, "--permute", "3"]) == 1  # another experiment: not trained
+    assert main(["train", *args[2:], "--model", "cnn", "--relabel"]) == 1
+    err = capsys.readouterr().err
+    assert "only the MLP" in err and "Traceback" not in err
