@@ -32,7 +32,14 @@ import torch
 from fmnist_edu import settings
 from fmnist_edu.errors import StoreError
 
-_CODE_FILES = ("data.py", "models.py", "training.py", "transforms.py", "experiments.py")
+_CODE_FILES = (
+    "data.py",
+    "models.py",
+    "training.py",
+    "transforms.py",
+    "permutation.py",
+    "experiments.py",
+)
 DAMAGED = "damaged"
 
 
