@@ -160,6 +160,61 @@ def evaluate(args: argparse.Namespace) -> None:
         print(f"  {name:<12} {acc:.4f}")
 
 
+def package(args: argparse.Namespace) -> None:
+    """``package``: write a SageMaker model archive of one model (trained or from the store)."""
+    from fmnist_edu.deploy import archive  # the ONNX exporter is slow to import
+
+    experiment = _experiment(args)
+    if experiment.permute is not None:
+        raise FmnistEduError("--permute: the archive's handler reads images unpermuted")
+    dataset = data.load(args.data_dir)
+    store = ResultStore()
+    result = experiments.cached(experiment, dataset, store)
+    if result is None:
+        store.check_writable()
+        print(f"training {experiment.label()} on {settings.default_device()} ...", flush=True)
+        result = experiments.run(experiment, dataset, store)
+    _report(result)
+    path = archive.package(result.model(), args.out, archive.about(result), onnx=not args.no_onnx)
+    print(f"wrote {path} ({path.stat().st_size:,} bytes):")
+    for member in archive.listing(path):
+        print(f"  {member.size:>10,}  {member.name}")
+
+
+def serve(args: argparse.Namespace) -> None:
+    """``serve``: answer SageMaker's ``/ping`` and ``/invocations`` for an archive, until Ctrl-C."""
+    try:
+        from fmnist_edu.deploy import server
+    except ImportError as exc:
+        raise FmnistEduError(f"serving needs {exc.name}: pip install -r requirements.txt") from None
+
+    def announce(line: str) -> None:
+        print(f"{line} (Ctrl-C stops)", flush=True)
+
+    try:
+        server.serve(args.archive, args.host, args.port, args.backend, args.threads,
+                     args.stop_after, announce)  # fmt: skip
+    except KeyboardInterrupt:
+        pass
+    print("stopped", flush=True)
+
+
+def _add_deploy_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("package", parents=[common], help="write a SageMaker model archive")
+    _add_experiment_options(p)
+    p.add_argument("--out", required=True, help="folder for model.tar.gz")
+    p.add_argument("--no-onnx", action="store_true", help="leave model.onnx out of the archive")
+    p.set_defaults(func=package)
+    p = sub.add_parser("serve", help="serve a model archive over HTTP, as SageMaker would")
+    p.add_argument("archive", help="a model.tar.gz written by 'fmnist-edu package'")
+    p.add_argument("--host", default="127.0.0.1", help="address (default: this machine only)")
+    p.add_argument("--port", type=_whole_number, default=8080, help="0 picks a free port")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--threads", type=_whole_number, default=1, help="torch/ONNX threads")
+    p.add_argument("--stop-after", type=_number, default=None, metavar="SECONDS")
+    p.set_defaults(func=serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``fmnist-edu`` command."""
     parser = _Parser(prog="fmnist-edu", description=__doc__.splitlines()[0])
@@ -185,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(func.__name__, parents=[common], help=f"{text} one model")
         _add_experiment_options(p)
         p.set_defaults(func=func)
+    _add_deploy_parsers(sub, common)
     return parser
 
 

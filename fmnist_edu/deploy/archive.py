@@ -1,0 +1,198 @@
+"""Model archives in SageMaker's PyTorch layout: write one, list it, open it safely.
+
+``model.tar.gz`` holds, at its root, ``model.pth`` (the ``state_dict``), ``model.onnx``
+(the same network for ONNX Runtime, unless left out) and ``code/``: ``inference.py`` (the
+handler, :mod:`fmnist_edu.deploy.inference`, copied unchanged), ``model.json`` (the
+network's shape and where it came from) and ``requirements.txt``. SageMaker unpacks the
+archive into ``/opt/ml/model`` and imports ``code/inference.py``; :func:`extract` and
+:func:`load_handler` do the same on this machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import itertools
+import json
+import tarfile
+import tempfile
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from fmnist_edu import models
+from fmnist_edu.deploy import inference
+from fmnist_edu.errors import FmnistEduError
+
+ARCHIVE_NAME = "model.tar.gz"
+REQUIRED = ("model.pth", "code/inference.py", "code/model.json")
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+"""An archive that would unpack to more than this is refused (a tar bomb)."""
+CODE_REQUIREMENTS = (
+    "# torch and numpy come with the SageMaker PyTorch container; nothing else is needed.\n"
+    "# For the ONNX backend (environment FMNIST_EDU_BACKEND=onnx), add: onnxruntime==1.30.0\n"
+)
+_counter = itertools.count()
+
+
+class ArchiveError(FmnistEduError):
+    """A model archive is missing, unreadable, unsafe or incomplete."""
+
+
+def network_spec(model: nn.Module) -> dict[str, Any]:
+    """Describe a :class:`~fmnist_edu.models.MLP` or :class:`~fmnist_edu.models.CNN` as
+    ``model.json``'s ``network``: what :func:`inference.build_network` needs to rebuild it.
+    """
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    dropout = next(m.p for m in model.modules() if isinstance(m, nn.Dropout))
+    if isinstance(model, models.MLP):
+        hidden = [layer.out_features for layer in linears[:-1]]
+        return {"architecture": "mlp", "hidden": hidden, "dropout": dropout}
+    if isinstance(model, models.CNN):
+        convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+        return {
+            "architecture": "cnn",
+            "kernel_size": convs[0].kernel_size[0],
+            "stride": convs[0].stride[0],
+            "padding": convs[0].padding[0],
+            "widths": [c.out_channels for c in convs],
+            "hidden": linears[0].out_features,
+            "dropout": dropout,
+        }
+    raise ArchiveError(f"cannot package a {type(model).__name__}: only the MLP and the CNN")
+
+
+def about(result: Any) -> dict[str, Any]:
+    """What ``code/model.json`` records of an :class:`~fmnist_edu.experiments.Result`."""
+    return {
+        "experiment": result.experiment.config(),
+        "label": result.experiment.label(),
+        "test_accuracy": result.test.accuracy,
+        "test_images": result.test_images,
+        "train_images": result.train_images,
+        "torch": torch.__version__,
+    }
+
+
+def _add(tar: tarfile.TarFile, name: str, payload: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(payload), 0o644
+    tar.addfile(info, io.BytesIO(payload))
+
+
+def package(
+    model: nn.Module,
+    out_dir: str | Path,
+    about: dict[str, Any] | None = None,
+    onnx: bool = True,
+) -> Path:
+    """Write ``out_dir/model.tar.gz`` for ``model`` and return its path.
+
+    ``about`` (e.g. the experiment's configuration and test accuracy) is stored in
+    ``code/model.json`` for whoever opens the archive. With ``onnx``, the archive also
+    holds ``model.onnx`` (:func:`fmnist_edu.deploy.export.to_onnx`) for the ONNX backend.
+    """
+    from fmnist_edu.deploy import export  # the ONNX exporter is slow to import
+
+    model = model.eval()
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+    spec = {"network": network_spec(model), "classes": list(inference.CLASS_NAMES)}
+    spec |= {"input": "pixel values 0-255, [28, 28] or [N, 28, 28]", "about": about or {}}
+    weights = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, weights)
+    files = {
+        "model.pth": weights.getvalue(),
+        "code/inference.py": Path(inference.__file__).read_bytes(),
+        "code/model.json": json.dumps(spec, indent=2).encode(),
+        "code/requirements.txt": CODE_REQUIREMENTS.encode(),
+    }
+    if onnx:
+        with tempfile.TemporaryDirectory() as tmp:
+            files["model.onnx"] = export.to_onnx(model, Path(tmp) / "model.onnx").read_bytes()
+    path = out / ARCHIVE_NAME
+    partial = out / f".{ARCHIVE_NAME}.partial"
+    try:
+        with tarfile.open(partial, "w:gz") as tar:
+            for name in sorted(files):
+                _add(tar, name, files[name])
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise ArchiveError(f"{path}: cannot write the archive ({exc.strerror})") from None
+    return path
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of an archive: its path and its size in bytes."""
+
+    name: str
+    size: int
+
+
+def listing(archive: str | Path) -> list[Member]:
+    """The files in ``archive`` (like ``tar tzvf``), in archive order."""
+    with _open(archive) as tar:
+        return [Member(m.name, m.size) for m in tar.getmembers() if m.isfile()]
+
+
+def _open(archive: str | Path) -> tarfile.TarFile:
+    path = Path(archive)
+    if not path.is_file():
+        raise ArchiveError(f"{path}: no such archive")
+    try:
+        return tarfile.open(path, "r:gz")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ArchiveError(f"{path}: not a readable .tar.gz archive ({exc})") from None
+
+
+def extract(archive: str | Path, dest: str | Path) -> Path:
+    """Unpack ``archive`` into ``dest`` and return ``dest``, refusing anything unsafe.
+
+    Uses :mod:`tarfile`'s ``data`` filter: a member with an absolute path, a ``..`` that
+    leaves ``dest``, a link pointing outside it or a device file stops the extraction
+    with an :class:`ArchiveError`. So does an archive that lacks :data:`REQUIRED` files
+    or would unpack to more than :data:`MAX_UNPACKED_BYTES`.
+    """
+    path, dest = Path(archive), Path(dest)
+    with _open(path) as tar:
+        try:
+            members = tar.getmembers()
+            total = sum(m.size for m in members)
+            if total > MAX_UNPACKED_BYTES:
+                raise ArchiveError(f"{path}: unpacks to {total:,} bytes, over the limit")
+            tar.extractall(dest, filter="data")
+        except tarfile.FilterError as exc:
+            raise ArchiveError(f"{path}: refused, unsafe member: {exc}") from None
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ArchiveError(f"{path}: cannot be unpacked ({exc})") from None
+    missing = [name for name in REQUIRED if not (dest / name).is_file()]
+    if missing:
+        raise ArchiveError(f"{path}: not a model archive; it lacks {', '.join(missing)}")
+    return dest
+
+
+def load_handler(model_dir: str | Path) -> types.ModuleType:
+    """Import ``model_dir/code/inference.py`` as SageMaker would: the archive's own code."""
+    source = Path(model_dir) / "code" / "inference.py"
+    name = f"fmnist_edu_archive_inference_{next(_counter)}"  # one module per archive
+    spec = importlib.util.spec_from_file_location(name, source)
+    if spec is None or spec.loader is None:
+        raise ArchiveError(f"{source}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the archive's code is foreign: report, do not crash
+        raise ArchiveError(f"{source}: fails to import ({type(exc).__name__}: {exc})") from None
+    for name in ("model_fn", "input_fn", "predict_fn", "output_fn"):
+        if not callable(getattr(module, name, None)):
+            raise ArchiveError(f"{source}: lacks the SageMaker handler function {name}()")
+    return module
