@@ -5,10 +5,11 @@ nothing is shown twice in a notebook and nothing leaks between figures.
 
 How the figures are sized and rendered (one policy for every figure):
 
-- **Width.** Every figure is :data:`TEXT_WIDTH` inches wide, the width of the book's text
-  column (sphinx-book-theme's column is about 700-750 CSS px; 7.2 in is 691 px). A figure
-  is therefore shown at its natural size, never shrunk, and a font of *n* pt in the figure
-  reads as *n* pt on the page (on a desktop; a phone scales the whole column down).
+- **Width.** Every figure is :data:`TEXT_WIDTH` (6.5) inches wide, 624 CSS px, plus a
+  0.05 in margin. sphinx-book-theme's text column measured 624 to 816 px on desktop
+  windows from 960 to 1600 px wide (688 px at 1280), so an SVG figure is shown at its
+  natural size, or within 3% of it, and a font of *n* pt in the figure reads as *n* pt
+  on the page. A phone scales the whole column down; SVG stays sharp when zoomed.
 - **Text.** One style, :data:`STYLE`, applied to every figure by :func:`_styled`: 10 pt
   for labels, ticks, titles and legends; numbers written inside matrix cells may go down
   to :data:`MIN_FONT_PT` (9 pt). Tests hold every figure to that minimum.
@@ -42,8 +43,10 @@ from fmnist_edu.training import History
 SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Boot")  # fmt: skip
 
-TEXT_WIDTH = 7.2
-"""Width of every figure in inches: the book's text column (about 691 CSS px)."""
+TEXT_WIDTH = 6.5
+"""Width of every figure in inches (624 CSS px): fits the book's text column."""
+PAD_INCHES = 0.05
+"""Margin around a rendered figure."""
 MIN_FONT_PT = 9.0
 """No text in a figure is smaller than this (at :data:`TEXT_WIDTH`, shown unscaled)."""
 FONT_PT = 10.0
@@ -56,6 +59,7 @@ PNG_DPI = 200
 STYLE: dict[str, object] = {
     "figure.dpi": PNG_DPI,
     "savefig.dpi": "figure",
+    "savefig.pad_inches": PAD_INCHES,
     "font.size": FONT_PT,
     "axes.titlesize": FONT_PT,
     "axes.labelsize": FONT_PT,
@@ -103,11 +107,18 @@ class BookFigure(Figure):
 
     vector: bool = True
 
+    # Defined here so that matplotlib does not generate one whose docstring uses roles
+    # that only matplotlib's own documentation knows (the API page would not build).
+    def set(self, **kwargs):
+        """Set several properties at once, as ``matplotlib.artist.Artist.set``."""
+        return super().set(**kwargs)
+
     def render(self, fmt: str) -> bytes:
         """The figure as ``fmt`` ("svg" or "png") bytes, cropped as a notebook crops it."""
         buffer = io.BytesIO()
+        undated = {"metadata": {"Date": None}} if fmt == "svg" else {}  # same figure, same bytes
         with matplotlib.rc_context(STYLE):
-            self.savefig(buffer, format=fmt, bbox_inches="tight")
+            self.savefig(buffer, format=fmt, bbox_inches="tight", pad_inches=PAD_INCHES, **undated)
         return buffer.getvalue()
 
     def _repr_svg_(self) -> str | None:
@@ -255,7 +266,7 @@ def _matrix(
     With ``neutral_diagonal`` the diagonal cells are hatched grey and left out of the
     colour scale, so the off-diagonal cells use all of it.
     """
-    fig = _figure(6.3)
+    fig = _figure(TEXT_WIDTH * 0.9)
     ax = fig.subplots()
     n = values.shape[0]
     diagonal = torch.eye(n, dtype=torch.bool)
