@@ -8,7 +8,7 @@
 - :mod:`fmnist_edu.deploy.server` serves an archive over HTTP with uvicorn and Starlette;
 - :mod:`fmnist_edu.deploy.local` runs that server as a child process, for demos and tests;
 - :mod:`fmnist_edu.deploy.loadtest` measures its latency and throughput;
-- :mod:`fmnist_edu.deploy.requests` encodes images as request bodies.
+- :mod:`fmnist_edu.deploy.payloads` encodes images as request bodies, good and bad.
 
 The submodules are imported on demand: the ONNX exporter and the web server are slow to
 import and not needed elsewhere.

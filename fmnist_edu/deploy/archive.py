@@ -47,23 +47,23 @@ def network_spec(model: nn.Module) -> dict[str, Any]:
     """Describe a :class:`~fmnist_edu.models.MLP` or :class:`~fmnist_edu.models.CNN` as
     ``model.json``'s ``network``: what :func:`inference.build_network` needs to rebuild it.
     """
+    if not isinstance(model, models.MLP | models.CNN):
+        raise ArchiveError(f"cannot package a {type(model).__name__}: only the MLP and the CNN")
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     dropout = next(m.p for m in model.modules() if isinstance(m, nn.Dropout))
     if isinstance(model, models.MLP):
         hidden = [layer.out_features for layer in linears[:-1]]
         return {"architecture": "mlp", "hidden": hidden, "dropout": dropout}
-    if isinstance(model, models.CNN):
-        convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
-        return {
-            "architecture": "cnn",
-            "kernel_size": convs[0].kernel_size[0],
-            "stride": convs[0].stride[0],
-            "padding": convs[0].padding[0],
-            "widths": [c.out_channels for c in convs],
-            "hidden": linears[0].out_features,
-            "dropout": dropout,
-        }
-    raise ArchiveError(f"cannot package a {type(model).__name__}: only the MLP and the CNN")
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    return {
+        "architecture": "cnn",
+        "kernel_size": convs[0].kernel_size[0],
+        "stride": convs[0].stride[0],
+        "padding": convs[0].padding[0],
+        "widths": [c.out_channels for c in convs],
+        "hidden": linears[0].out_features,
+        "dropout": dropout,
+    }
 
 
 def about(result: Any) -> dict[str, Any]:
@@ -169,6 +169,9 @@ def extract(archive: str | Path, dest: str | Path) -> Path:
             total = sum(m.size for m in members)
             if total > MAX_UNPACKED_BYTES:
                 raise ArchiveError(f"{path}: unpacks to {total:,} bytes, over the limit")
+            absolute = [m.name for m in members if m.name.startswith("/")]
+            if absolute:  # the data filter would strip the slash; a model archive has none
+                raise ArchiveError(f"{path}: refused, unsafe member: {absolute[0]!r} is absolute")
             tar.extractall(dest, filter="data")
         except tarfile.FilterError as exc:
             raise ArchiveError(f"{path}: refused, unsafe member: {exc}") from None
