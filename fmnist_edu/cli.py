@@ -56,6 +56,15 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stride", type=_whole_number, default=1, help="CNN: convolution stride")
     p.add_argument("--padding", choices=["same", "valid"], default="same", help="CNN padding")
     p.add_argument(
+        "--convs-per-block", type=_whole_number, default=1, help="CNN: stacked convolutions, 1-4"
+    )
+    p.add_argument(
+        "--downsample",
+        choices=["pool", "stride"],
+        default="pool",
+        help="CNN: halve each block by 2x2 max-pooling or by a stride-2 convolution",
+    )
+    p.add_argument(
         "--hidden",
         type=_widths,
         default=None,

@@ -38,10 +38,11 @@ from fmnist_edu.training import (
     train,
 )
 
-CNN_FIELDS = ("kernel_size", "depth", "stride", "padding")
+CNN_FIELDS = ("kernel_size", "depth", "stride", "padding", "convs_per_block", "downsample")
 VALIDATION_SEED = 0
 MAX_SIDE = models.IMAGE_SIDE - 1  # the largest kernel or stride that leaves room to pool
 MAX_WIDTH, MAX_LAYERS = 4096, 8  # hidden widths: enough to explore, small enough to fit
+MAX_CONVS = 4  # convolutions per block: VGG stacks up to 4 (its configuration E)
 #: What the training labels are: the dataset's (``"true"``) or a seeded permutation of them.
 LABELS = ("true", "shuffled")
 
@@ -67,6 +68,10 @@ class Experiment:
         model: ``"mlp"`` or ``"cnn"``.
         kernel_size, depth, stride, padding: the CNN's design (see :class:`models.CNN`);
             ignored, and left out of :meth:`config`, for the MLP.
+        convs_per_block: CNN only: stacked convolutions per block (1 to 4), e.g. 2 for
+            two 3 x 3 convolutions, which see the 5 x 5 patch of one 5 x 5 convolution.
+        downsample: CNN only: ``"pool"`` (a 2 x 2 max-pool ends each block) or
+            ``"stride"`` (the block's last convolution has stride 2; ``stride`` stays 1).
         hidden: widths of the dense hidden layers. For the MLP, its whole stack, e.g.
             ``(512, 256)``; for the CNN, one width for the dense layer before the
             classifier, e.g. ``(256,)``. ``None`` keeps the model's default: ``(128, 64)``
@@ -101,6 +106,8 @@ class Experiment:
     depth: int = 2
     stride: int = 1
     padding: str = "same"
+    convs_per_block: int = 1
+    downsample: str = "pool"
     hidden: tuple[int, ...] | None = None
     epochs: int = 10
     seed: int = 0
@@ -139,6 +146,14 @@ class Experiment:
             if self.padding == "same" and self.kernel_size % 2 == 0:
                 raise ConfigError(
                     f"kernel_size={self.kernel_size}: 'same' padding needs an odd kernel"
+                )
+            self._check_whole("convs_per_block", 1, MAX_CONVS)
+            if self.downsample not in models.DOWNSAMPLING:
+                raise ConfigError(f"downsample={self.downsample!r}: choose 'pool' or 'stride'")
+            if self.downsample == "stride" and self.stride != 1:
+                raise ConfigError(
+                    f"stride={self.stride} with downsample='stride': each block's last "
+                    "convolution takes stride 2 in place of pooling; leave stride=1"
                 )
         if self.hidden is not None:
             self._set("hidden", self._widths())
@@ -199,14 +214,19 @@ class Experiment:
     def config(self) -> dict[str, Any]:
         """Return the fields that decide the result: the store key is made from these.
 
-        The CNN fields are dropped for the MLP. ``hidden``, ``augment``, ``labels``,
-        ``permute`` and ``relabel``, added later, appear only when they differ from their
-        defaults, so the configurations of the earlier experiments keep their form.
+        The CNN fields are dropped for the MLP. ``convs_per_block``, ``downsample``,
+        ``hidden``, ``augment``, ``labels``, ``permute`` and ``relabel``, added later, appear
+        only when they differ from their defaults, so the configurations of the earlier
+        experiments keep their form.
         """
         fields = dataclasses.asdict(self)
         if self.model == "mlp":
             for name in CNN_FIELDS:
                 fields.pop(name)
+        else:
+            for name, default in (("convs_per_block", 1), ("downsample", "pool")):
+                if fields[name] == default:
+                    fields.pop(name)
         if self.hidden in (None, self.default_hidden()):
             fields.pop("hidden")
         if self.augment == "none":
@@ -229,6 +249,8 @@ class Experiment:
             name = "mlp"
         else:
             name = f"cnn k{self.kernel_size} d{self.depth} s{self.stride} {self.padding}"
+            name += f" x{self.convs_per_block}" if self.convs_per_block != 1 else ""
+            name += " stride-down" if self.downsample != "pool" else ""
         if self.hidden is not None and self.hidden != self.default_hidden():
             name += " " + ",".join(map(str, self.hidden))
         if self.augment != "none":
@@ -371,25 +393,17 @@ def evaluation_split(
     return permutation.permute_split(dataset.test, pixels)
 
 
-def run(
+def compute(
     experiment: Experiment,
-    dataset: data_module.FashionMNIST | None = None,
-    store: ResultStore | None = None,
+    dataset: data_module.FashionMNIST,
     device: torch.device | None = None,
     progress: bool | None = None,
 ) -> Result:
-    """Return the result of ``experiment``, from the store when it holds it, else by training.
+    """Train ``experiment`` on ``dataset`` and return its result; no store is read or written.
 
-    Before training, the store is checked to be writable (:meth:`ResultStore.check_writable`)
-    so a run is never wasted; a result that still cannot be stored is returned with a
-    warning.
+    This is what a worker of a grid runs (see :func:`fmnist_edu.grid.run_grid`): the
+    caller stores the result, so workers need no shared folder. Use :func:`run` otherwise.
     """
-    dataset = dataset or data_module.load()
-    store = store or ResultStore()
-    result = cached(experiment, dataset, store)
-    if result is not None:
-        return result
-    store.check_writable()
     device = device or default_device()
     train_split, val_split = prepare_splits(experiment, dataset)
     seed_everything(experiment.seed)
@@ -409,7 +423,7 @@ def run(
         progress=progress,
         augment=experiment.augment,
     )
-    result = Result(
+    return Result(
         experiment=experiment,
         history=history,
         test=evaluate(model, evaluation_split(experiment, dataset), device),
@@ -421,12 +435,38 @@ def run(
         train_seconds=time.perf_counter() - start,
         state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
     )
+
+
+def save(result: Result, dataset: data_module.FashionMNIST, store: ResultStore) -> None:
+    """Store ``result``, or warn (never raise) when the store cannot hold it."""
     try:
-        store.save(
-            store.key(experiment.config(), dataset.fingerprint), result.metrics(), result.state_dict
-        )
+        key = store.key(result.experiment.config(), dataset.fingerprint)
+        store.save(key, result.metrics(), result.state_dict)
     except StoreError as exc:
-        warnings.warn(f"{exc}; the result was not stored", stacklevel=2)
+        warnings.warn(f"{exc}; the result was not stored", stacklevel=3)
+
+
+def run(
+    experiment: Experiment,
+    dataset: data_module.FashionMNIST | None = None,
+    store: ResultStore | None = None,
+    device: torch.device | None = None,
+    progress: bool | None = None,
+) -> Result:
+    """Return the result of ``experiment``, from the store when it holds it, else by training.
+
+    Before training, the store is checked to be writable (:meth:`ResultStore.check_writable`)
+    so a run is never wasted; a result that still cannot be stored is returned with a
+    warning.
+    """
+    dataset = dataset or data_module.load()
+    store = store or ResultStore()
+    result = cached(experiment, dataset, store)
+    if result is not None:
+        return result
+    store.check_writable()
+    result = compute(experiment, dataset, device, progress)
+    save(result, dataset, store)
     return result
 
 
