@@ -11,29 +11,32 @@ the same PyTorch version, gives bit-identical weights and metrics. For that,
 cuBLAS kernels, no cuDNN autotuning), and :mod:`fmnist_edu.settings` sets
 ``CUBLAS_WORKSPACE_CONFIG`` before CUDA starts. Results on a CPU and a GPU, or with
 another thread count, agree only up to rounding.
+
+Speed: the loss and the count of correct predictions are summed on the device, and each
+epoch's shuffled order is moved to the device once, so a step never waits for the GPU;
+on a GPU, every full-size step is replayed as a CUDA graph (:mod:`fmnist_edu.cuda_graph`),
+which launches the same kernels on the same data and so gives the same results as the
+plain loop (``cuda_graph=False``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
-from typing import Any
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from fmnist_edu import cuda_graph as graphs
 from fmnist_edu import transforms
-from fmnist_edu.data import CLASS_NAMES, Split
+from fmnist_edu.data import Split
 from fmnist_edu.errors import ConfigError, DataError
+from fmnist_edu.records import NUM_CLASSES, EpochStats, Evaluation, History
 from fmnist_edu.settings import CUBLAS_ENV, DETERMINISTIC_CUBLAS, default_device
-
-NUM_CLASSES = len(CLASS_NAMES)
 
 #: An augmentation maps a batch of ``uint8`` images ``[B, 28, 28]`` and a generator to a
 #: batch of the same shape; it runs on every training batch, before the forward pass.
@@ -43,115 +46,6 @@ AUGMENTATIONS: dict[str, Augment | None] = {
     # Each image moves by its own random offset in [-2, 2] pixels down and right.
     "shift": lambda images, generator: transforms.random_shift(images, 2, generator),
 }
-
-
-def _fields(data: Any, cls: type, where: str) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    if not isinstance(data, dict) or set(data) != names:
-        got = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise ValueError(f"{where}: expected the fields {sorted(names)}, got {got}")
-    return data
-
-
-def _number(value: Any, where: str, low: float | None = None, high: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where}={value!r}: not a number")
-    if low is not None and not low <= value <= high:  # NaN fails too
-        raise ValueError(f"{where}={value!r}: not in [{low}, {high}]")
-    return float(value)
-
-
-def _count(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{where}={value!r}: not a count (a non-negative integer)")
-    return value
-
-
-def _list(value: Any, length: int, where: str) -> list:
-    if not isinstance(value, list) or len(value) != length:
-        raise ValueError(f"{where}: expected a list of {length}, got {str(value)[:40]}")
-    return value
-
-
-@dataclass
-class EpochStats:
-    """What one epoch produced."""
-
-    epoch: int
-    loss: float
-    train_accuracy: float
-    val_accuracy: float
-    seconds: float
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str = "epoch") -> EpochStats:
-        """Rebuild from JSON-ready data, checking every type; raises ``ValueError``."""
-        d = _fields(data, cls, where)
-        return cls(
-            epoch=_count(d["epoch"], f"{where}.epoch"),
-            loss=_number(d["loss"], f"{where}.loss"),  # may be NaN after divergence
-            train_accuracy=_number(d["train_accuracy"], f"{where}.train_accuracy", 0, 1),
-            val_accuracy=_number(d["val_accuracy"], f"{where}.val_accuracy", 0, 1),
-            seconds=_number(d["seconds"], f"{where}.seconds", 0),
-        )
-
-
-@dataclass
-class History:
-    """Per-epoch statistics of a training run."""
-
-    epochs: list[EpochStats] = field(default_factory=list)
-
-    def column(self, name: str) -> list[float]:
-        """Return one statistic over the epochs, e.g. ``column("val_accuracy")``."""
-        return [getattr(e, name) for e in self.epochs]
-
-    @property
-    def seconds(self) -> float:
-        """Total training time."""
-        return sum(e.seconds for e in self.epochs)
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str = "history") -> History:
-        """Rebuild from JSON-ready data, checking epochs are numbered 1, 2, ...; ``ValueError``."""
-        epochs = _fields(data, cls, where)["epochs"]
-        if not isinstance(epochs, list):
-            raise ValueError(f"{where}.epochs: expected a list")
-        history = cls(
-            [EpochStats.from_dict(e, f"{where}.epochs[{i}]") for i, e in enumerate(epochs)]
-        )
-        if history.column("epoch") != list(range(1, len(epochs) + 1)):
-            raise ValueError(f"{where}.epochs: not numbered 1 to {len(epochs)}")
-        return history
-
-
-@dataclass
-class Evaluation:
-    """Accuracy, per-class accuracy and the confusion matrix (rows: true, columns: predicted)."""
-
-    accuracy: float
-    per_class_accuracy: list[float]
-    confusion: list[list[int]]
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str = "evaluation") -> Evaluation:
-        """Rebuild from JSON-ready data, checking every type; raises ``ValueError``.
-
-        Expects an accuracy in [0, 1], 10 per-class accuracies in [0, 1] and a 10x10
-        confusion matrix of counts.
-        """
-        d = _fields(data, cls, where)
-        name = f"{where}.per_class_accuracy"
-        per_class = [
-            _number(a, name, 0, 1) for a in _list(d["per_class_accuracy"], NUM_CLASSES, name)
-        ]
-        name = f"{where}.confusion"
-        rows = [_list(row, NUM_CLASSES, name) for row in _list(d["confusion"], NUM_CLASSES, name)]
-        return cls(
-            accuracy=_number(d["accuracy"], f"{where}.accuracy", 0, 1),
-            per_class_accuracy=per_class,
-            confusion=[[_count(c, name) for c in row] for row in rows],
-        )
 
 
 def to_inputs(images: torch.Tensor, device: torch.device | None = None) -> torch.Tensor:
@@ -245,6 +139,40 @@ def _augmentation(augment: str | Augment | None) -> Augment | None:
     return AUGMENTATIONS[augment]
 
 
+class _Step:
+    """One optimisation step; the loss and the correct predictions are summed on the device.
+
+    Summing in float64 and int64 tensors gives the same numbers as summing
+    ``loss.item() * len(batch)`` in Python floats, without waiting for the device.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device):
+        self.model, self.optimizer, self.loss_fn = model, optimizer, nn.CrossEntropyLoss()
+        self.loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        logits = self.model(to_inputs(images))
+        loss = self.loss_fn(logits, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.loss_sum += loss.detach().double() * len(labels)
+        self.correct += (logits.argmax(1) == labels).sum()
+
+    def totals(self) -> tuple[float, int]:
+        """Return the sums since the last call and reset them (one wait for the device)."""
+        totals = float(self.loss_sum), int(self.correct)
+        self.loss_sum.zero_()
+        self.correct.zero_()
+        return totals
+
+
+def _graphed(device: torch.device, cuda_graph: bool) -> bool:
+    """Whether to replay full-size steps as a CUDA graph (tests swap this to try it on a CPU)."""
+    return cuda_graph and device.type == "cuda"
+
+
 def train(
     model: nn.Module,
     train_split: Split,
@@ -256,6 +184,7 @@ def train(
     device: torch.device | None = None,
     progress: bool | None = None,
     augment: str | Augment | None = None,
+    cuda_graph: bool = True,
 ) -> History:
     """Train ``model`` in place with Adam and cross-entropy; return the per-epoch history.
 
@@ -276,6 +205,9 @@ def train(
         augment: a name from :data:`AUGMENTATIONS` (``"none"``, ``"shift"``) or a function
             ``(uint8 images [B, 28, 28], generator) -> images`` applied to each training
             batch before the forward pass; ``None`` trains on the images as they are.
+        cuda_graph: on a GPU, replay every full-size step as a CUDA graph (see
+            :mod:`fmnist_edu.cuda_graph`): same results, fewer launches. ``False`` runs
+            the plain loop, e.g. to compare; ignored on a CPU.
 
     Raises:
         DataError: when a split holds no images.
@@ -298,8 +230,13 @@ def train(
     seed_everything(seed)
     model.to(device=device, memory_format=torch.channels_last)
     images, labels = train_split.images.to(device), train_split.labels.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
+    # On a GPU, Adam keeps its step count on the device (capturable), with or without the
+    # graph, so both paths run the same kernels; on a CPU it is PyTorch's default Adam.
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, capturable=device.type == "cuda")
+    step = _Step(model, optimizer, device)
+    run_step: graphs.Step = step
+    if _graphed(device, cuda_graph) and len(train_split) >= batch_size:
+        run_step = graphs.GraphedStep(step, images[:batch_size], labels[:batch_size])
     shuffle = torch.Generator().manual_seed(seed)  # on the CPU, so the same on every device
     augment_generator = torch.Generator().manual_seed(derived_seed(seed, "augment"))
     history = History()
@@ -308,20 +245,13 @@ def train(
         for epoch in tqdm(range(1, epochs + 1), desc="epochs", disable=disable, leave=False):
             start = time.perf_counter()
             model.train()
-            total_loss, correct = 0.0, 0
-            for idx in _batches(len(train_split), batch_size, shuffle):
-                idx = idx.to(device)
+            order = torch.randperm(len(train_split), generator=shuffle).to(device)
+            for idx in torch.split(order, batch_size):
                 batch = images[idx]  # uint8 [B, 28, 28]
                 if augment_fn is not None:
                     batch = augment_fn(batch, augment_generator)
-                x, y = to_inputs(batch), labels[idx]
-                logits = model(x)
-                loss = loss_fn(logits, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total_loss += loss.item() * len(idx)
-                correct += int((logits.argmax(1) == y).sum())
+                run_step(batch, labels[idx])
+            total_loss, correct = step.totals()
             val = evaluate(model, val_split, device).accuracy if val_split is not None else 0.0
             history.epochs.append(
                 EpochStats(
