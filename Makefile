@@ -1,13 +1,26 @@
 # Two commands on a fresh machine:
 #   make book   set up .venv, fetch the data if missing, build the book into _build/html
+#               (execution cache _build/.jupyter_cache)
 #   make test   set up .venv, lint, run the unit tests, then build the whole book with the
-#               quick profile, failing on any cell error or Sphinx warning (-W)
+#               quick profile, failing on any cell error or Sphinx warning (-W). That book
+#               goes to _build/quick/_build/html, with its own execution cache and doctrees
+#               under _build/quick/_build, so it never replaces the reader's book in
+#               _build/html. (Both share the results store, _build/fmnist_edu_cache, where
+#               runs are keyed by their settings, the quick profile's included.)
+# And one that needs a browser (not part of `make test`: CI has none unless installed):
+#   make a11y   build the quick book as `make test` does, then check every page with axe-core
+#               in Debian's Chromium (apt-get install -y chromium) at desktop and phone
+#               widths, offline: fails on a serious or critical finding or a network request.
+#               Installs tools/a11y's pinned npm packages (axe-core, playwright-core) first.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+QUICK  := _build/quick
+A11Y   := tools/a11y
+A11Y_STAMP := $(A11Y)/node_modules/.installed
 
-.PHONY: install data book test lint format clean
+.PHONY: install data book quick-book test a11y lint format clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,13 +36,23 @@ book: data
 	$(BIN)/jupyter-book build book
 	@echo "The book is in _build/html/index.html"
 
+quick-book: $(STAMP)
+	FMNIST_EDU_PROFILE=quick $(BIN)/jupyter-book build book -W --path-output $(QUICK)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 test: lint
 	$(BIN)/python -m pytest
-	FMNIST_EDU_PROFILE=quick $(BIN)/jupyter-book build book -W
+	$(MAKE) quick-book
+
+$(A11Y_STAMP): $(A11Y)/package.json $(A11Y)/package-lock.json
+	cd $(A11Y) && npm ci --no-audit --no-fund
+	touch $(A11Y_STAMP)
+
+a11y: quick-book $(A11Y_STAMP)
+	node $(A11Y)/check.mjs $(QUICK)/_build/html
 
 format: $(STAMP)
 	$(BIN)/ruff format .
