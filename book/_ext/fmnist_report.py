@@ -1,0 +1,100 @@
+"""Sphinx extension: the ``fmnist-exec-report`` directive, the execution report's table.
+
+Like myst-nb's ``nb-exec-table`` (a placeholder filled in after every page has been
+executed), with what that table lacks: whether this build executed the page or took its
+outputs from the execution cache, and the build fingerprint (code, data, profile) the
+page was executed under, recorded by the ``fmnist_cache`` extension. The rows come from
+:func:`fmnist_edu.report.rows`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from docutils import nodes
+from myst_nb.ext.execution_tables import METADATA_KEY
+from myst_nb.sphinx_ import NbMetadataCollector
+from sphinx.addnodes import pending_xref
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util.docutils import SphinxDirective
+
+from fmnist_edu import report
+
+_STATE = {"start": time.time()}
+HEADERS = ("Page", "This build", "Run time (s)", "Outputs made", "Code · data · profile")
+
+
+class ReportNode(nodes.General, nodes.Element):
+    """Placeholder, replaced by the table once every page has been executed."""
+
+
+class ExecReport(SphinxDirective):
+    """Insert the execution report table."""
+
+    def run(self) -> list[nodes.Node]:
+        # myst-nb rewrites pages marked like this whenever a page is executed again.
+        NbMetadataCollector.set_doc_data(self.env, self.env.docname, METADATA_KEY, True)
+        return [ReportNode()]
+
+
+def _cell(content: nodes.Node | str) -> nodes.entry:
+    paragraph = nodes.paragraph()
+    paragraph += nodes.Text(content) if isinstance(content, str) else content
+    return nodes.entry("", paragraph)
+
+
+def _table(docname: str, rows: list[report.Row]) -> list[nodes.Node]:
+    table = nodes.table(classes=["colwidths-auto"])
+    group = nodes.tgroup(cols=len(HEADERS))
+    table += group
+    group += [nodes.colspec(colwidth=1) for _ in HEADERS]
+    head, body = nodes.thead(), nodes.tbody()
+    group += [head, body]
+    head += nodes.row("", *[_cell(h) for h in HEADERS])
+    for row in rows:
+        link = pending_xref(
+            refdoc=docname, reftarget="/" + row.page, reftype="doc", refdomain="std",
+            refexplicit=False, refwarn=True,
+        )  # fmt: skip
+        link += nodes.inline(text=row.page)
+        seconds = "-" if row.seconds is None else f"{row.seconds:.1f}"
+        fp = row.fingerprint
+        status = row.executed if row.succeeded else f"{row.executed} (failed)"
+        cells = [link, status, seconds, row.when, f"{fp.code} · {fp.data} · {fp.profile}"]
+        body += nodes.row("", *[_cell(c) for c in cells])
+    now = sum(r.executed == "now" for r in rows)
+    summary = nodes.paragraph(
+        text=f"{len(rows)} executed pages, {now} executed by this build, "
+        f"{len(rows) - now} from the execution cache; "
+        f"{report.total_seconds(rows):.1f} s of execution in all."
+    )
+    return [summary, table]
+
+
+class ReportTransform(SphinxPostTransform):
+    """Replace the placeholder with the table (before references are resolved)."""
+
+    default_priority = 8
+
+    def run(self, **kwargs) -> None:
+        exec_data = {
+            doc: data["exec_data"]
+            for doc, data in NbMetadataCollector.get_doc_data(self.env).items()
+            if data.get("exec_data")
+        }
+        fingerprints = getattr(self.env, "fmnist_fingerprints", {})
+        rows = report.rows(exec_data, fingerprints, _STATE["start"])
+        for node in list(self.document.findall(ReportNode)):
+            node.replace_self(_table(self.env.docname, rows))
+
+
+def _start(app, config) -> None:
+    _STATE["start"] = time.time()
+
+
+def setup(app):
+    app.add_node(ReportNode)
+    app.add_directive("fmnist-exec-report", ExecReport)
+    app.add_post_transform(ReportTransform)
+    app.connect("config-inited", _start)
+    return {"version": "1.0", "parallel_read_safe": False}
