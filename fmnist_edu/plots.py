@@ -260,11 +260,13 @@ def _matrix(
     label: str,
     cmap: str,
     neutral_diagonal: bool,
+    vmax: float | None = None,
 ) -> BookFigure:
     """A class-by-class matrix with its values written in the cells (shared by both kinds).
 
     With ``neutral_diagonal`` the diagonal cells are hatched grey and left out of the
-    colour scale, so the off-diagonal cells use all of it.
+    colour scale, so the off-diagonal cells use all of it. ``vmax`` fixes the top of the
+    scale (default: the largest coloured value).
     """
     fig = _figure(TEXT_WIDTH * 0.9)
     ax = fig.subplots()
@@ -275,6 +277,8 @@ def _matrix(
     low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
     if neutral_diagonal:
         low = 0.0
+    if vmax is not None:
+        high = float(vmax)
     norm = Normalize(vmin=low, vmax=high if high > low else low + 1)
     colours = matplotlib.colormaps[cmap].with_extremes(bad=_DIAGONAL_FACE)
     shown = ax.imshow(coloured.numpy(), cmap=colours, norm=norm)
@@ -327,9 +331,24 @@ def row_percentages(confusion: Sequence[Sequence[float]]) -> torch.Tensor:
     return torch.where(totals > 0, 100 * m / totals.clamp(min=1), torch.zeros_like(m))
 
 
+def largest_mix_up(*confusions: Sequence[Sequence[float]]) -> float:
+    """The largest off-diagonal row percentage (:func:`row_percentages`) of several matrices.
+
+    Pass it as ``vmax`` to :func:`confusion_matrix` to draw several models' matrices on one
+    colour scale, so that one colour means the same share in each.
+    """
+    tops = []
+    for confusion in confusions:
+        percent = row_percentages(confusion)
+        tops.append(float(percent.masked_fill(torch.eye(len(percent), dtype=torch.bool), 0).max()))
+    return max(tops)
+
+
 @_styled
 def confusion_matrix(
-    confusion: Sequence[Sequence[int]], label: str = CONFUSION_LABEL
+    confusion: Sequence[Sequence[int]],
+    label: str = CONFUSION_LABEL,
+    vmax: float | None = None,
 ) -> BookFigure:
     """A confusion matrix as row percentages: rows are true classes, columns predictions.
 
@@ -337,10 +356,12 @@ def confusion_matrix(
     :func:`fmnist_edu.analysis.total_confusion`). Each cell shows the share of the true
     class's test images predicted as the column's class (:func:`row_percentages`). The
     diagonal (correct predictions) is hatched grey with its value written, and the colour
-    scale runs from 0 to the largest mix-up, so the mix-ups use all of it.
+    scale runs from 0 to the largest mix-up, or to ``vmax`` (e.g. :func:`largest_mix_up` of
+    the matrices to be compared), so the mix-ups use all of it.
     :data:`CONFUSION_CONVENTION` says this in words for a caption.
     """
-    fig = _matrix(row_percentages(confusion), "{:.1f}", label, "Oranges", neutral_diagonal=True)
+    percent = row_percentages(confusion)
+    fig = _matrix(percent, "{:.1f}", label, "Oranges", neutral_diagonal=True, vmax=vmax)
     ax = fig.axes[0]
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")

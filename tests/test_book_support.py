@@ -143,6 +143,16 @@ def test_confusion_matrix_shows_row_percentages_scaled_by_the_mix_ups():
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted class", "true class")
 
 
+def test_confusion_matrices_can_share_one_colour_scale():
+    a, b = _confusion(), (torch.tensor(_confusion()) + torch.eye(10, dtype=torch.long)).tolist()
+    b[3][4] = 400  # a larger mix-up in the second matrix
+    top = plots.largest_mix_up(a, b)
+    assert top == pytest.approx(float(plots.row_percentages(b)[3, 4]))
+    for counts in (a, b):
+        (image,) = plots.confusion_matrix(counts, vmax=top).axes[0].images
+        assert (image.norm.vmin, image.norm.vmax) == (0, pytest.approx(top))
+
+
 def test_heatmap_colours_the_whole_matrix_unless_asked():
     fig = plots.heatmap([[float(i == j) for j in range(10)] for i in range(10)], "{:.2f}", "x")
     assert not fig.axes[0].images[0].get_array().mask.any()
