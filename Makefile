@@ -12,6 +12,9 @@
 #               in Debian's Chromium (apt-get install -y chromium) at desktop and phone
 #               widths, offline: fails on a serious or critical finding or a network request.
 #               Installs tools/a11y's pinned npm packages (axe-core, playwright-core) first.
+# And a figure, not a test:
+#   make bench  training speed: the sgemm peak, the MLP's and the CNN's images/s and fraction
+#               of that peak on the CPU, and on a GPU when present (benchmarks/bench_training.py)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -20,7 +23,7 @@ QUICK  := _build/quick
 A11Y   := tools/a11y
 A11Y_STAMP := $(A11Y)/node_modules/.installed
 
-.PHONY: install data book quick-book test a11y lint format clean
+.PHONY: install data book quick-book test a11y lint workflows bench format clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,7 +46,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# The GitHub Actions workflows against GitHub's workflow schema (bundled: works offline).
+workflows: $(STAMP)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_training.py
+
+test: lint workflows
 	$(BIN)/python -m pytest
 	$(MAKE) quick-book
 
