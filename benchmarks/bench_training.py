@@ -1,93 +1,213 @@
-"""Training throughput: fmnist_edu's tensor-slice loop against a per-sample DataLoader.
+"""Training speed of the book's loop: images per second, against the machine's sgemm peak.
 
-Prints images per second for the MLP and the CNN, each trained for a few epochs on the
-data folder's training split, by
+Prints, in one run:
 
-- ``fmnist_edu.training.train`` (batches are slices of in-memory tensors), and
-- the usual tutorial pipeline: a ``Dataset`` that turns every image into a PIL image and
-  back through ``torchvision.transforms.ToTensor``, batched by a ``DataLoader``.
+- the machine (CPU, threads, load average) and its sgemm peak: the best GFLOP/s of
+  float32 2048 x 2048 matrix products through torch (MKL or OpenBLAS), measured before
+  and after the models, so load from other programs shows in both;
+- for the MLP and the CNN at batch 128: the floating-point operations of one training
+  image (forward and backward, counted by ``torch.utils.flop_counter``), and on the CPU
+  the images per second of ``fmnist_edu.training.train`` (best epoch after a warm-up
+  epoch) with the GFLOP/s and fraction of the sgemm peak that makes;
+- on a GPU, when one is present: images per second of the same deterministic loop with
+  and without the CUDA graph, on the training images repeated to 60,000 (the size of the
+  full release), so that an epoch is long enough to time.
 
-Run: ``python benchmarks/bench_training.py [--epochs 3] [--data-dir PATH]``. A figure, not
-a test: the numbers depend on the machine.
+Run: ``python benchmarks/bench_training.py [--epochs 3] [--data-dir PATH] [--json FILE]``
+(``make bench``). ``--profile cpu|cuda`` prints a ``torch.profiler`` table of a few CNN
+training steps instead (top 15 operators by own time); ``--dataloader`` adds the usual
+tutorial pipeline (a per-sample PIL ``Dataset`` in a ``DataLoader``) for comparison.
+A figure, not a test: the numbers depend on the machine and on what else runs on it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
+import statistics
 import sys
 import time
 
 import torch
-from PIL import Image
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms import ToTensor
+from torch.utils.flop_counter import FlopCounterMode
 
 from fmnist_edu import data, models, training
 from fmnist_edu.errors import FmnistEduError
 
-
-class PilDataset(Dataset):
-    """Per-sample pipeline as in the PyTorch tutorials: uint8 -> PIL -> ToTensor."""
-
-    def __init__(self, split: data.Split) -> None:
-        self.images, self.labels, self.to_tensor = split.images.numpy(), split.labels, ToTensor()
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int):
-        return self.to_tensor(Image.fromarray(self.images[i], mode="L")), self.labels[i]
+BATCH = 128
+FULL_TRAIN = 60_000
 
 
-def dataloader_epochs(model: nn.Module, split: data.Split, epochs: int) -> float:
-    """Train with a DataLoader; return images per second."""
-    loader = DataLoader(PilDataset(split), batch_size=128, shuffle=True, num_workers=0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    model.train()
-    start = time.perf_counter()
-    for _ in range(epochs):
-        for x, y in loader:
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return epochs * len(split) / (time.perf_counter() - start)
+def sgemm_peak(side: int = 2048, repeats: int = 7) -> float:
+    """Return the best float32 matrix-product rate, in GFLOP/s, with torch's threads."""
+    a, b = torch.randn(side, side), torch.randn(side, side)
+    a @ b  # the first product pays for thread start-up and page faults
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = max(best, 2 * side**3 / (time.perf_counter() - start))
+    return best / 1e9
 
 
-def slice_epochs(model: nn.Module, split: data.Split, epochs: int) -> float:
-    """Train with fmnist_edu's loop (no validation); return images per second."""
-    start = time.perf_counter()
-    training.train(model, split, None, epochs=epochs, progress=False, device=torch.device("cpu"))
-    return epochs * len(split) / (time.perf_counter() - start)
+def flops_per_image(name: str) -> float:
+    """Count the floating-point operations of one training step per image (fwd + bwd)."""
+    model = models.build_model(name)
+    x = torch.rand(BATCH, 1, 28, 28)
+    with FlopCounterMode(display=False) as counter:
+        nn.functional.cross_entropy(model(x), torch.zeros(BATCH, dtype=torch.long)).backward()
+    return counter.get_total_flops() / BATCH
 
 
-def report(data_dir: str | None, epochs: int) -> None:
-    """Print images per second of both loops, for the MLP and the CNN."""
-    split = data.load(data_dir).train
-    print(f"{len(split):,} training images, {epochs} epochs, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}")  # fmt: skip
+def epoch_rates(name: str, split: data.Split, epochs: int, device: str, **kwargs) -> list[float]:
+    """Train a fresh model for 1 + ``epochs`` epochs; return images/s of all but the first."""
+    training.seed_everything(0)
+    history = training.train(
+        models.build_model(name), split, None, epochs=1 + epochs, batch_size=BATCH,
+        device=torch.device(device), progress=False, **kwargs,
+    )  # fmt: skip
+    return [len(split) / e.seconds for e in history.epochs[1:]]
+
+
+def repeated(split: data.Split, n: int) -> data.Split:
+    """Return ``split``'s images repeated (in order) up to ``n`` images."""
+    index = torch.arange(n) % len(split)
+    return data.Split(split.images[index], split.labels[index])
+
+
+def machine() -> str:
+    """Describe the CPU, the thread count and the load, for the record."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cores = os.cpu_count() or 1
+    note = f" (busy: more runnable tasks than the {cores} CPUs)" if load > cores else ""
+    return (
+        f"{cpu}, {torch.get_num_threads()} threads of {cores} CPUs, load average "
+        f"{load:.1f}{note}; torch {torch.__version__}"
+    )
+
+
+def cpu_report(split: data.Split, epochs: int, results: dict) -> None:
+    """Measure and print CPU images/s and the fraction of the sgemm peak, per model."""
+    peaks = [sgemm_peak()]
+    rates = {}
     for name in ("mlp", "cnn"):
-        # One untimed epoch first, so one-off start-up costs are not counted.
-        slice_epochs(models.build_model(name), split, 1)
-        fast = slice_epochs(models.build_model(name), split, epochs)
-        slow = dataloader_epochs(models.build_model(name), split, epochs)
-        print(f"{name}: tensor slices {fast:9,.0f} img/s | per-sample DataLoader "
-              f"{slow:9,.0f} img/s | {fast / slow:.1f}x")  # fmt: skip
+        rates[name] = epoch_rates(name, split, epochs, "cpu")
+        peaks.append(sgemm_peak())
+    peak = max(peaks)
+    print(f"sgemm peak: {peak:,.0f} GFLOP/s (best of {len(peaks)} rounds: "
+          f"{', '.join(f'{p:,.0f}' for p in peaks)})")  # fmt: skip
+    results["cpu"] = {"sgemm_gflops": peak, "threads": torch.get_num_threads()}
+    for name, per_epoch in rates.items():
+        flops = flops_per_image(name)
+        best, median = max(per_epoch), statistics.median(per_epoch)
+        gflops = best * flops / 1e9
+        print(f"cpu  {name}: {flops / 1e6:5.1f} MFLOP/image | {best:8,.0f} img/s best epoch "
+              f"(median {median:,.0f}) | {gflops:5.1f} GFLOP/s = {gflops / peak:.2f} "
+              f"of sgemm peak")  # fmt: skip
+        results["cpu"][name] = {"images_per_s": best, "median": median, "flops": flops}
+
+
+def gpu_report(split: data.Split, epochs: int, results: dict) -> None:
+    """Measure and print GPU images/s with and without the CUDA graph, per model."""
+    big = repeated(split, FULL_TRAIN)
+    results["cuda"] = {"device": torch.cuda.get_device_name()}
+    print(f"GPU: {results['cuda']['device']}, {len(big):,} images (the training images "
+          f"repeated), batch {BATCH}, deterministic kernels")  # fmt: skip
+    for name in ("mlp", "cnn"):
+        figures = {}
+        for graph in (True, False):
+            figures[graph] = max(epoch_rates(name, big, epochs, "cuda", cuda_graph=graph))
+        speedup = figures[True] / figures[False]
+        print(f"cuda {name}: {figures[True]:9,.0f} img/s with the CUDA graph | "
+              f"{figures[False]:9,.0f} img/s plain loop | {speedup:.1f}x")  # fmt: skip
+        results["cuda"][name] = {"images_per_s": figures[True], "plain": figures[False]}
+
+
+def profile(split: data.Split, device: str, steps: int = 12) -> None:
+    """Print a torch.profiler table of ``steps`` CNN training steps (plain loop)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as profiler
+
+    part = split.subset(torch.arange(min(len(split), steps * BATCH)))
+    epoch_rates("cnn", part, 1, device, cuda_graph=False)  # warm up the kernels
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with profiler(activities=activities) as prof:
+        epoch_rates("cnn", part, 0, device, cuda_graph=False)
+    sort = "self_device_time_total" if device == "cuda" else "self_cpu_time_total"
+    print(f"CNN, {len(part)} images, batch {BATCH}, {device}, {torch.get_num_threads()} threads")
+    averages = prof.key_averages()
+    print(averages.table(sort_by=sort, row_limit=15, max_name_column_width=48))
+    busy = sum(getattr(e, sort) for e in averages) / steps  # microseconds per step
+    print(f"{'GPU kernels' if device == 'cuda' else 'CPU operators'}: {busy:,.0f} us per step "
+          f"of {BATCH} images: at most {BATCH / busy * 1e6:,.0f} img/s if nothing else "
+          f"took time")  # fmt: skip
+
+
+def dataloader_report(split: data.Split, epochs: int) -> None:
+    """Print images/s of the tutorial pipeline: uint8 -> PIL -> ToTensor, per sample."""
+    from PIL import Image
+    from torch.utils.data import DataLoader, Dataset
+    from torchvision.transforms import ToTensor
+
+    class PilDataset(Dataset):
+        def __len__(self) -> int:
+            return len(split)
+
+        def __getitem__(self, i: int):
+            return ToTensor()(Image.fromarray(split.images[i].numpy(), mode="L")), split.labels[i]
+
+    for name in ("mlp", "cnn"):
+        model = models.build_model(name)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        start = time.perf_counter()
+        for _ in range(epochs):
+            for x, y in DataLoader(PilDataset(), batch_size=BATCH, shuffle=True):
+                loss = nn.functional.cross_entropy(model(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        rate = epochs * len(split) / (time.perf_counter() - start)
+        print(f"cpu  {name}: per-sample PIL DataLoader {rate:8,.0f} img/s")
 
 
 def main() -> None:
     """Run the benchmark; a missing or broken data folder is a one-line error, exit 1."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per model")
     parser.add_argument("--data-dir")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--profile", choices=["cpu", "cuda"], help="print an op breakdown")
+    parser.add_argument("--dataloader", action="store_true", help="add the DataLoader figure")
+    parser.add_argument("--no-cpu", action="store_true", help="skip the CPU figures")
     args = parser.parse_args()
     try:
-        report(args.data_dir, args.epochs)
+        split = data.load(args.data_dir).train
     except FmnistEduError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    print(f"{machine()}\n{len(split):,} training images, {args.epochs} timed epochs per model")
+    if args.profile:
+        profile(split, args.profile)
+        return
+    results: dict = {"machine": machine(), "images": len(split)}
+    if not args.no_cpu:
+        cpu_report(split, args.epochs, results)
+    if args.dataloader:
+        dataloader_report(split, args.epochs)
+    if torch.cuda.is_available():
+        gpu_report(split, args.epochs, results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":
