@@ -6,6 +6,7 @@ import dataclasses
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 import matplotlib
@@ -294,6 +295,19 @@ def test_no_javascript_in_book_static():
     static = ROOT / "book" / "_static"
     assert (static / "fmnist.css").is_file()
     assert not list(static.rglob("*.js"))
+
+
+def test_make_test_builds_the_quick_book_apart_from_the_readers_book():
+    def commands(target):
+        dry = subprocess.run(["make", "-n", "-C", str(ROOT), target],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        return [ln for ln in dry.stdout.splitlines() if "jupyter-book build" in ln]
+
+    (quick,) = commands("quick-book")
+    assert "FMNIST_EDU_PROFILE=quick" in quick and "--path-output _build/quick" in quick
+    (book,) = commands("book")
+    assert "--path-output" not in book and "quick" not in book  # -> _build/html
+    assert "$(MAKE) quick-book" in (ROOT / "Makefile").read_text().split("\ntest:")[1]
 
 
 def test_binder_takes_cpu_torch_and_otherwise_the_project_pins():
