@@ -14,6 +14,7 @@ import importlib.util
 import io
 import itertools
 import json
+import re
 import tarfile
 import tempfile
 import types
@@ -43,27 +44,62 @@ class ArchiveError(FmnistEduError):
     """A model archive is missing, unreadable, unsafe or incomplete."""
 
 
+def _pair(value: Any) -> Any:
+    """A square kernel's, stride's or padding's one number (or a padding word as is)."""
+    if isinstance(value, tuple):
+        if len(set(value)) != 1:
+            raise ArchiveError(f"cannot package a non-square setting {value}")
+        return value[0]
+    return value
+
+
+def _layer_spec(name: str, module: nn.Module) -> dict[str, Any]:
+    return {"name": name} | _layer(name, module)
+
+
+def _layer(name: str, module: nn.Module) -> dict[str, Any]:
+    if isinstance(module, nn.Sequential):
+        return {"layers": [_layer_spec(n, child) for n, child in module.named_children()]}
+    if isinstance(module, nn.Conv2d):
+        if module.groups != 1 or _pair(module.dilation) != 1 or module.bias is None:
+            raise ArchiveError(f"layer {name!r}: only plain convolutions with a bias")
+        return {"type": "Conv2d", "in": module.in_channels, "out": module.out_channels,
+                "kernel": _pair(module.kernel_size), "stride": _pair(module.stride),
+                "padding": _pair(module.padding)}  # fmt: skip
+    if isinstance(module, nn.MaxPool2d):
+        return {"type": "MaxPool2d", "kernel": _pair(module.kernel_size),
+                "stride": _pair(module.stride)}  # fmt: skip
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        return {"type": "Linear", "in": module.in_features, "out": module.out_features}
+    if isinstance(module, nn.Dropout):
+        return {"type": "Dropout", "p": module.p}
+    if isinstance(module, nn.Flatten) and (module.start_dim, module.end_dim) == (1, -1):
+        return {"type": "Flatten"}
+    if type(module) is nn.ReLU:
+        return {"type": "ReLU"}
+    raise ArchiveError(f"layer {name!r}: the handler cannot rebuild a {type(module).__name__}")
+
+
 def network_spec(model: nn.Module) -> dict[str, Any]:
     """Describe a :class:`~fmnist_edu.models.MLP` or :class:`~fmnist_edu.models.CNN` as
-    ``model.json``'s ``network``: what :func:`inference.build_network` needs to rebuild it.
+    ``model.json``'s ``network``: its layers in order, with their names and shapes, which
+    is what :func:`inference.build_network` needs to rebuild it.
+
+    Both models apply their layers one after the other (the CNN: ``features``, then
+    ``classifier``), so a list of layers describes them exactly, whatever their design.
     """
-    if not isinstance(model, models.MLP | models.CNN):
-        raise ArchiveError(f"cannot package a {type(model).__name__}: only the MLP and the CNN")
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    dropout = next(m.p for m in model.modules() if isinstance(m, nn.Dropout))
     if isinstance(model, models.MLP):
-        hidden = [layer.out_features for layer in linears[:-1]]
-        return {"architecture": "mlp", "hidden": hidden, "dropout": dropout}
-    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
-    return {
-        "architecture": "cnn",
-        "kernel_size": convs[0].kernel_size[0],
-        "stride": convs[0].stride[0],
-        "padding": convs[0].padding[0],
-        "widths": [c.out_channels for c in convs],
-        "hidden": linears[0].out_features,
-        "dropout": dropout,
-    }
+        return _layer("model", model)
+    if isinstance(model, models.CNN):
+        parts = (("features", model.features), ("classifier", model.classifier))
+        return {"layers": [_layer_spec(name, part) for name, part in parts]}
+    raise ArchiveError(f"cannot package a {type(model).__name__}: only the MLP and the CNN")
+
+
+def model_json(spec: dict[str, Any]) -> str:
+    """``code/model.json``'s text: indented, one layer per line (readable, diffable)."""
+    text = json.dumps(spec, indent=2)
+    return re.sub(r'\{\n\s+"name"[^{}\[\]]*\}', lambda m: " ".join(m.group(0).split()), text)
 
 
 def about(result: Any) -> dict[str, Any]:
@@ -111,7 +147,7 @@ def package(
     files = {
         "model.pth": weights.getvalue(),
         "code/inference.py": Path(inference.__file__).read_bytes(),
-        "code/model.json": json.dumps(spec, indent=2).encode(),
+        "code/model.json": model_json(spec).encode(),
         "code/requirements.txt": CODE_REQUIREMENTS.encode(),
     }
     if onnx:

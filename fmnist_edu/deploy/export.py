@@ -82,6 +82,8 @@ class Parity:
     agreeing: int
     """Images whose predicted class is the eager model's."""
     images: int
+    note: str = ""
+    """What the exporter warned, if anything (TorchScript: that it is deprecated)."""
 
     @property
     def same_predictions(self) -> bool:
@@ -89,16 +91,23 @@ class Parity:
         return self.agreeing == self.images
 
 
-def parity(name: str, path: Path, reference: torch.Tensor, logits: torch.Tensor) -> Parity:
+def parity(
+    name: str, path: Path, reference: torch.Tensor, logits: torch.Tensor, note: str = ""
+) -> Parity:
     """Compare ``logits`` with the eager model's ``reference`` logits (both ``[N, 10]``)."""
     p, q = torch.softmax(reference, dim=1), torch.softmax(logits, dim=1)
     agreeing = int((p.argmax(1) == q.argmax(1)).sum())
     diff = float((p - q).abs().max())
-    return Parity(name, Path(path), Path(path).stat().st_size, diff, agreeing, len(p))
+    return Parity(name, Path(path), Path(path).stat().st_size, diff, agreeing, len(p), note)
 
 
-def check_exports(model: nn.Module, split: Split, folder: str | Path) -> dict[str, Parity]:
+def check_exports(
+    model: nn.Module, split: Split, folder: str | Path, onnx_file: str | Path | None = None
+) -> dict[str, Parity]:
     """Export ``model`` both ways into ``folder`` and compare each with eager PyTorch.
+
+    ``onnx_file``: an ONNX export of ``model`` made before (e.g. the one inside its
+    archive) to check instead of exporting again.
 
     Returns :class:`Parity` records keyed ``"eager"`` (the ``state_dict`` as saved by
     ``torch.save``, for its size; difference 0 by definition), ``"torchscript"`` and
@@ -112,13 +121,13 @@ def check_exports(model: nn.Module, split: Split, folder: str | Path) -> dict[st
         reference = model(inputs)
     weights = folder / "model.pth"
     torch.save(model.state_dict(), weights)
-    script_path, _ = to_torchscript(model, folder / "model.pt")
+    script_path, warned = to_torchscript(model, folder / "model.pt")
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # said once, by to_torchscript
         scripted = torch.jit.load(str(script_path))(inputs)
-    onnx_path = to_onnx(model, folder / "model.onnx")
+    onnx_path = Path(onnx_file) if onnx_file else to_onnx(model, folder / "model.onnx")
     return {
         "eager": parity("eager", weights, reference, reference),
-        "torchscript": parity("torchscript", script_path, reference, scripted),
+        "torchscript": parity("torchscript", script_path, reference, scripted, warned),
         "onnx": parity("onnx", onnx_path, reference, onnx_logits(onnx_path, inputs)),
     }

@@ -69,42 +69,36 @@ class RequestError(_ToolkitError):
         return f"{self.status_code} {self.phrase}: {self.message}"
 
 
+_LAYERS = {
+    "Conv2d": lambda s: nn.Conv2d(s["in"], s["out"], s["kernel"], s["stride"], s["padding"]),
+    "MaxPool2d": lambda s: nn.MaxPool2d(s["kernel"], s["stride"]),
+    "ReLU": lambda s: nn.ReLU(),
+    "Flatten": lambda s: nn.Flatten(),
+    "Linear": lambda s: nn.Linear(s["in"], s["out"]),
+    "Dropout": lambda s: nn.Dropout(s["p"]),
+}
+
+
 def build_network(spec: dict) -> nn.Module:
     """Build the untrained network ``spec`` (``code/model.json``'s ``network``) describes.
 
-    The layers carry the names of ``fmnist_edu.models.MLP`` and ``CNN``, so their
-    ``state_dict`` loads unchanged.
+    ``spec`` is ``{"layers": [layer, ...]}``, applied in order, where a layer is
+    ``{"name": ..., "type": "Conv2d", ...}`` (see ``_LAYERS``) or ``{"name": ...,
+    "layers": [...]}``. The names are those of the trained model, so its ``state_dict``
+    loads unchanged.
     """
-    kind, classes = spec["architecture"], len(CLASS_NAMES)
-    if kind == "mlp":
-        layers: dict[str, nn.Module] = {"flatten": nn.Flatten()}
-        width = SIDE * SIDE
-        for i, h in enumerate(spec["hidden"], start=1):
-            layers |= {f"fc{i}": nn.Linear(width, h), f"relu{i}": nn.ReLU()}
-            layers[f"dropout{i}"] = nn.Dropout(spec["dropout"])
-            width = h
-        layers[f"fc{len(spec['hidden']) + 1}"] = nn.Linear(width, classes)
-        return nn.Sequential(OrderedDict(layers))
-    if kind != "cnn":
-        raise ValueError(f"model.json: unknown architecture {kind!r}")
-    k, stride, pad = spec["kernel_size"], spec["stride"], spec["padding"]
-    blocks: dict[str, nn.Module] = {}
-    channels, side = 1, SIDE
-    for i, width in enumerate(spec["widths"], start=1):
-        blocks[f"conv{i}"] = nn.Conv2d(channels, width, k, stride, pad)
-        blocks[f"pool{i}"] = nn.MaxPool2d(2)
-        blocks[f"relu{i}"] = nn.ReLU()
-        channels, side = width, ((side + 2 * pad - k) // stride + 1) // 2
-    head = OrderedDict(
-        flatten=nn.Flatten(),
-        fc1=nn.Linear(channels * side * side, spec["hidden"]),
-        relu=nn.ReLU(),
-        dropout=nn.Dropout(spec["dropout"]),
-        fc2=nn.Linear(spec["hidden"], classes),
-    )
-    return nn.Sequential(
-        OrderedDict(features=nn.Sequential(OrderedDict(blocks)), classifier=nn.Sequential(head))
-    )
+    children: dict[str, nn.Module] = OrderedDict()
+    for layer in spec["layers"]:
+        name = layer["name"]
+        if "layers" in layer:
+            children[name] = build_network(layer)
+        elif layer.get("type") in _LAYERS:
+            children[name] = _LAYERS[layer["type"]](layer)
+        else:
+            raise ValueError(
+                f"model.json: layer {name!r} has an unknown type {layer.get('type')!r}"
+            )
+    return nn.Sequential(children)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -11,11 +11,14 @@ that spends little per request leaves more to what is measured.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import torch
 
 from fmnist_edu.errors import FmnistEduError
 
@@ -118,6 +121,12 @@ async def _run(host, port, payload, concurrency, requests, max_seconds):
     return latencies, failures, time.perf_counter() - start
 
 
+def _in_own_loop(coroutine: Any) -> Any:
+    """Run ``coroutine`` in a new event loop on a worker thread (a notebook runs its own)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def measure(
     url: str,
     body: bytes,
@@ -137,10 +146,52 @@ def measure(
     host, port, payload = _request(url, path, body, content_type)
     try:
         if warmup:
-            asyncio.run(_run(host, port, payload, min(concurrency, warmup), warmup, max_seconds))
-        latencies, failures, seconds = asyncio.run(
+            _in_own_loop(_run(host, port, payload, min(concurrency, warmup), warmup, max_seconds))
+        latencies, failures, seconds = _in_own_loop(
             _run(host, port, payload, concurrency, requests, max_seconds)
         )
     except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as exc:
         raise LoadTestError(f"{url}: the load test failed ({type(exc).__name__}: {exc})") from None
     return LoadResult(concurrency, tuple(latencies), seconds, sum(failures))
+
+
+def stage_times(
+    handler: Any,
+    model: Any,
+    body: bytes,
+    content_type: str,
+    repeats: int = 100,
+    threads: int = 1,
+) -> dict[str, float]:
+    """Median time in ms of each handler stage for one request, run in this process.
+
+    ``handler`` is an archive's ``inference`` module and ``model`` what its ``load_model``
+    returned; torch runs on ``threads`` threads meanwhile (the server's default is one),
+    and on as many as before afterwards. Keys: ``"input_fn"``, ``"predict_fn"``,
+    ``"output_fn"``. Set against the latency over HTTP, it shows how much of an answer is
+    the model.
+    """
+    if repeats < 1:
+        raise LoadTestError(f"repeats={repeats}: must be at least 1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _stage_times(handler, model, body, content_type, repeats)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _stage_times(handler, model, body, content_type, repeats) -> dict[str, float]:
+    times: dict[str, list[float]] = {"input_fn": [], "predict_fn": [], "output_fn": []}
+    handler.output_fn(handler.predict_fn(handler.input_fn(body, content_type), model), None)
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        data = handler.input_fn(body, content_type)
+        t1 = time.perf_counter()
+        prediction = handler.predict_fn(data, model)
+        t2 = time.perf_counter()
+        handler.output_fn(prediction, "application/json")
+        t3 = time.perf_counter()
+        for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+            times[key].append(seconds * 1000)
+    return {key: float(np.median(values)) for key, values in times.items()}

@@ -99,12 +99,23 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _server(app: Starlette) -> uvicorn.Server:
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling ``on_started`` once it listens and handles signals."""
+
+    on_started: Callable[[], None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.on_started is not None:
+            self.on_started()
+
+
+def _server(app: Starlette) -> _Server:
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="off",
         timeout_graceful_shutdown=5, server_header=False,
     )  # fmt: skip
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 @contextlib.contextmanager
@@ -156,7 +167,8 @@ def serve(
             timer = threading.Timer(stop_after, lambda: setattr(server, "should_exit", True))
             timer.daemon = True
             timer.start()
-        announce(f"serving {Path(archive).name} ({backend}) on {url_of(sock)}")
+        line = f"serving {Path(archive).name} ({backend}) on {url_of(sock)}"
+        server.on_started = lambda: announce(line)  # Ctrl-C is a graceful stop from then on
         try:
             server.run(sockets=[sock])
         finally:

@@ -108,3 +108,18 @@ def test_handler_code_that_breaks_the_contract_is_refused(tmp_path):
     (code / "inference.py").write_text("raise RuntimeError('boom')\n")
     with pytest.raises(archive.ArchiveError, match="fails to import .RuntimeError: boom"):
         archive.load_handler(tmp_path)
+
+
+def test_layers_the_handler_cannot_rebuild_are_refused_when_packaging():
+    odd = models.MLP()
+    odd.add_module("norm", torch.nn.BatchNorm1d(10))
+    with pytest.raises(archive.ArchiveError, match="layer 'norm': .* BatchNorm1d"):
+        archive.network_spec(odd)
+    with pytest.raises(ValueError, match="layer 'x' has an unknown type 'Softmax'"):
+        inference.build_network({"layers": [{"name": "x", "type": "Softmax"}]})
+
+
+def test_model_json_keeps_one_layer_per_line(cnn):
+    text = archive.model_json({"network": archive.network_spec(cnn)})
+    assert json.loads(text) == {"network": archive.network_spec(cnn)}
+    assert '{ "name": "conv1", "type": "Conv2d", "in": 1, "out": 32,' in text

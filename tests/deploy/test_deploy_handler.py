@@ -233,6 +233,8 @@ def test_errors_subclass_the_toolkit_error_when_it_is_importable(model_dir, monk
         ("mlp", {"hidden": (32,)}),
         ("cnn", {"kernel_size": 5, "depth": 2, "padding": "valid", "hidden": 16}),
         ("cnn", {"depth": 3, "hidden": 16}),
+        ("cnn", {"convs_per_block": 2, "downsample": "stride"}),
+        ("cnn", {"convs_per_block": 3, "depth": 1, "kernel_size": 5}),
         ("cnn", {"kernel_size": 3, "stride": 2, "depth": 1}),
     ],
 )

@@ -1,0 +1,75 @@
+"""The Deployment chapter's tables and figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fmnist_edu import plots, plots_deploy
+from fmnist_edu.deploy import archive, export, loadtest, tables
+
+
+def _rows(markdown: str) -> list[list[str]]:
+    lines = markdown.strip().splitlines()
+    return [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[2:]]
+
+
+def test_tables_show_what_was_measured(tmp_path):
+    listing = tables.listing([archive.Member("model.pth", 1_689_549)])
+    assert _rows(listing) == [["`model.pth`", "1,689,549", tables.ROLES["model.pth"]]]
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"x" * 2_000_000)
+    checks = {"onnx": export.Parity("onnx", path, 2_000_000, 6e-7, 1769, 1770)}
+    assert _rows(tables.parity(checks)) == [
+        ["ONNX", "`m.onnx`", "2.00", "6.0e-07", "1,769 of 1,770"]
+    ]
+    answers = tables.answers([("image/png", 418, 200, [9, 1], [9, 2])])
+    assert _rows(answers) == [
+        ["`image/png`", "2", "418", "200", "Ankle boot, Trouser", "Ankle boot, Pullover"]
+    ]
+    long = "x | y " * 30
+    (row,) = _rows(tables.refusals([("a pipe", "text/plain", 415, 415, long)]))
+    assert row[:4] == ["a pipe", "`text/plain`", "415", "415"]
+    assert row[4].endswith("…") and "\\|" in row[4]
+    result = loadtest.LoadResult(1, (1.0, 2.0, 3.0), 0.5, 0)
+    assert _rows(tables.latency({"PyTorch": result})) == [
+        ["PyTorch", "1", "3", "2.00", "2.98", "6", "0"]
+    ]
+
+
+def test_latency_histogram_is_a_book_figure():
+    rng = np.random.default_rng(0)
+    latencies = {"PyTorch": rng.lognormal(0, 0.3, 300), "ONNX Runtime": rng.lognormal(-1, 0.5, 300)}
+    fig = plots_deploy.latency_histogram(latencies)
+    assert fig.get_size_inches()[0] == plots.TEXT_WIDTH and fig.vector
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and len(ax.patches) == 2 and len(ax.lines) == 2
+    medians = sorted(line.get_xdata()[0] for line in ax.lines)
+    assert medians == pytest.approx(sorted(np.median(v) for v in latencies.values()))
+    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_fontsize")) if t.get_text()]
+    assert min(t.get_fontsize() for t in texts) >= plots.MIN_FONT_PT
+    assert fig.render("svg").startswith(b"<?xml")
+
+
+def test_bins_cover_every_latency_and_ticks_are_round():
+    edges = plots_deploy.latency_bins({"a": [0.3, 5.0], "b": [80.0]})
+    assert edges[0] < 0.3 and edges[-1] > 80 and np.all(np.diff(edges) > 0)
+    assert plots_deploy.nice_ticks(0.3, 80) == [0.5, 1, 2, 5, 10, 20, 50]
+    with pytest.raises(ValueError, match="all positive"):
+        plots_deploy.latency_bins({"a": [0.0]})
+
+
+def test_stage_times_restore_torchs_threads(handler, model_dir, images):
+    import torch
+
+    from fmnist_edu.deploy import payloads
+
+    before = torch.get_num_threads()
+    model = handler.load_model(model_dir, "torch")
+    times = loadtest.stage_times(handler, model, payloads.to_json(images[0]),
+                                 "application/json", repeats=5, threads=1)  # fmt: skip
+    assert set(times) == {"input_fn", "predict_fn", "output_fn"}
+    assert all(t > 0 for t in times.values()) and torch.get_num_threads() == before
+    assert Path(model_dir).is_dir()
