@@ -28,6 +28,7 @@ class PixelStats:
     mean: float
     std: float
     background_fraction: float  # pixels that are exactly 0
+    saturated_fraction: float  # pixels at the largest value, 255
     class_mean_intensity: tuple[float, ...]  # per class, mean pixel value ("ink")
     class_area: tuple[float, ...]  # per class, share of pixels that are not background
     class_consistency: tuple[float, ...]  # per class, |mean image|^2 / mean |image|^2
@@ -49,6 +50,7 @@ def pixel_stats(split: Split) -> PixelStats:
         mean=float(images.mean()),
         std=float(images.std()),
         background_fraction=float((split.images == 0).float().mean()),
+        saturated_fraction=float((split.images == 255).float().mean()),
         class_mean_intensity=tuple(float(m.mean()) for m in classes),
         class_area=tuple(float((m > 0).float().mean()) for m in classes),
         class_consistency=tuple(

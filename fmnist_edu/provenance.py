@@ -90,7 +90,7 @@ class ChapterRun:
             return ""
         train, test = len(self.dataset.train), len(self.dataset.test)
         return (
-            ":::{warning} Built from a subset of the data\n"
+            ":::{admonition} Built from a subset of the data\n:class: warning\n\n"
             f"The numbers on this page come from {train:,} of the {FULL_TRAIN:,} training "
             f"images and {test:,} of the {FULL_TEST:,} test images of the official release. "
             "With the full data every model sees many more examples: expect higher accuracy, "

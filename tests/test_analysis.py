@@ -24,6 +24,7 @@ def test_class_means_and_pixel_stats():
     stats = analysis.pixel_stats(split)
     assert stats.mean == pytest.approx(0.1)
     assert stats.background_fraction == pytest.approx(0.9)
+    assert stats.saturated_fraction == pytest.approx(0.1)
     assert stats.class_mean_intensity[3] == 1.0 and stats.class_mean_intensity[5] == 0.0
     assert stats.class_area[3] == 1.0 and stats.class_area[5] == 0.0
 

@@ -20,7 +20,8 @@ def _dataset(n_train, n_test, tmp_path):
 def test_a_subset_is_said_near_the_results_and_in_the_box(subset):
     run = provenance.ChapterRun(subset, profile=settings.profile("quick"))
     note = run.subset_note()
-    assert note.startswith(":::{warning}") and note.rstrip().endswith(":::")
+    assert note.startswith(":::{admonition} Built from a subset of the data\n:class: warning\n")
+    assert note.rstrip().endswith(":::")
     assert "3,615 of the 60,000 training images" in note
     assert "1,770 of the 10,000 test images" in note
     assert "a subset: 6.0% of the training" in run.facts()["images read"]
