@@ -97,9 +97,11 @@ def network_spec(model: nn.Module) -> dict[str, Any]:
 
 
 def model_json(spec: dict[str, Any]) -> str:
-    """``code/model.json``'s text: indented, one layer per line (readable, diffable)."""
-    text = json.dumps(spec, indent=2)
-    return re.sub(r'\{\n\s+"name"[^{}\[\]]*\}', lambda m: " ".join(m.group(0).split()), text)
+    """``code/model.json``'s text: indented, with every innermost list or object (a layer,
+    the class names) on one line, so that it reads (and diffs) one layer a line.
+    """
+    text = json.dumps(spec, indent=1)
+    return re.sub(r"[\[{][^\[\]{}]*[\]}]", lambda m: " ".join(m.group(0).split()), text)
 
 
 def about(result: Any) -> dict[str, Any]:
@@ -141,7 +143,7 @@ def package(
     except OSError as exc:
         raise ArchiveError(f"{out}: cannot create the output folder ({exc.strerror})") from None
     spec = {"network": network_spec(model), "classes": list(inference.CLASS_NAMES)}
-    spec |= {"input": "pixel values 0-255, [28, 28] or [N, 28, 28]", "about": about or {}}
+    spec |= {"input": "pixel values 0-255: one image 28 x 28, or N of them", "about": about or {}}
     weights = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, weights)
     files = {
