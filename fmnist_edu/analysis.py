@@ -87,3 +87,17 @@ def total_confusion(evaluations: Sequence[Evaluation]) -> list[list[int]]:
 def mean_per_class(evaluations: Sequence[Evaluation]) -> list[float]:
     """Average the per-class accuracies of several evaluations (e.g. one per seed)."""
     return torch.tensor([e.per_class_accuracy for e in evaluations]).mean(0).tolist()
+
+
+def mix_up_rates(confusion: Sequence[Sequence[float]]) -> torch.Tensor:
+    """Return how often each pair of classes is mixed up, ``[10, 10]``, symmetric.
+
+    Entry ``(i, j)`` is the number of images of class ``i`` predicted as ``j`` plus those
+    of ``j`` predicted as ``i``, divided by the images of both classes (the row sums), so
+    a pair's rate does not depend on how many seeds were pooled or on class sizes. The
+    diagonal is 0.
+    """
+    m = torch.as_tensor(confusion, dtype=torch.float64)
+    totals = m.sum(1)
+    rates = (m + m.T) / (totals[:, None] + totals[None, :]).clamp(min=1)
+    return rates.fill_diagonal_(0)

@@ -70,3 +70,13 @@ def test_totals_over_seeds():
     b = Evaluation(0.7, [0.0] * 5 + [1.0] * 5, [[2] * 10] * 10)
     assert analysis.total_confusion([a, b]) == [[3] * 10] * 10
     assert analysis.mean_per_class([a, b]) == [0.5] * 10
+
+
+def test_mix_up_rates_are_shares_of_both_classes():
+    confusion = torch.diag(torch.full((10,), 90.0))
+    confusion[2, 4], confusion[4, 2] = 10, 5  # class 2: 100 images, class 4: 95 images
+    rates = analysis.mix_up_rates(confusion)
+    assert rates[2, 4] == rates[4, 2] == pytest.approx(15 / 195)
+    assert rates[0, 1] == 0 and rates.diagonal().sum() == 0
+    assert torch.allclose(analysis.mix_up_rates(3 * confusion), rates), "seeds pooled: same"
+    assert analysis.top_pairs(rates, k=1)[0][1:] == (2, 4)
