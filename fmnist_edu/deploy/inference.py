@@ -292,9 +292,10 @@ _DECODERS = {JSON: _from_json, NPY: _from_npy, CSV: _from_csv, PNG: _from_png}
 
 
 def _check_shape(shape: tuple[int, ...]) -> None:
-    if len(shape) == 3 and shape[0] > MAX_BATCH:
+    images = tuple(shape[-2:]) == (SIDE, SIDE) and len(shape) in (2, 3)
+    if images and len(shape) == 3 and shape[0] > MAX_BATCH:
         raise RequestError(413, f"a batch of {shape[0]} images is over the limit of {MAX_BATCH}")
-    if tuple(shape[-2:]) != (SIDE, SIDE) or len(shape) not in (2, 3) or 0 in shape:
+    if not images or 0 in shape:
         raise RequestError(
             400,
             f"expected one image [{SIDE}, {SIDE}] or a batch [N, {SIDE}, "

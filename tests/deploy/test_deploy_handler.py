@@ -95,6 +95,12 @@ def _header(side: int = 28, depth: int = 8, colour: int = 0, interlace: int = 0)
 BLANK = np.zeros((28, 28), np.uint8)
 
 
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     "body, content_type, status",
     [
@@ -108,6 +114,8 @@ BLANK = np.zeros((28, 28), np.uint8)
         (b"[[1, 2], [3]]", inference.JSON, 400),
         (b"\xff\xfe\x00", inference.JSON, 400),
         (payloads.to_npy(np.zeros((0, 28, 28))), inference.NPY, 400),
+        (_npy(np.zeros((300, 5, 5))), inference.NPY, 400),  # many, but not images: 400
+        (_npy(np.zeros((300, 28, 28), dtype=np.uint8)), inference.NPY, 413),
         (payloads.to_npy(np.zeros((28, 28), dtype=complex)), inference.NPY, 400),
         (payloads.to_npy(np.zeros((28, 28), dtype=bool)), inference.NPY, 400),
         (payloads.to_npy(np.zeros((2, 28, 28)))[:-100], inference.NPY, 400),
