@@ -154,7 +154,13 @@ def package(
     }
     if onnx:
         with tempfile.TemporaryDirectory() as tmp:
-            files["model.onnx"] = export.to_onnx(model, Path(tmp) / "model.onnx").read_bytes()
+            try:
+                files["model.onnx"] = export.to_onnx(model, Path(tmp) / "model.onnx").read_bytes()
+            except ImportError as exc:  # onnx and onnxscript are in requirements.txt only
+                raise ArchiveError(
+                    f"the ONNX export needs {exc.name or 'onnxscript'} (pip install -r "
+                    "requirements.txt); or leave model.onnx out (--no-onnx)"
+                ) from None
     path = out / ARCHIVE_NAME
     partial = out / f".{ARCHIVE_NAME}.partial"
     try:

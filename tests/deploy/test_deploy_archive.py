@@ -123,3 +123,14 @@ def test_model_json_keeps_one_layer_per_line(cnn):
     text = archive.model_json({"network": archive.network_spec(cnn)})
     assert json.loads(text) == {"network": archive.network_spec(cnn)}
     assert '{ "name": "conv1", "type": "Conv2d", "in": 1, "out": 32,' in text
+
+
+def test_a_missing_onnx_exporter_is_a_clear_error(tmp_path, monkeypatch):
+    from fmnist_edu.deploy import export
+
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'onnxscript'", name="onnxscript")
+
+    monkeypatch.setattr(export, "to_onnx", missing)
+    with pytest.raises(archive.ArchiveError, match="needs onnxscript .*--no-onnx"):
+        archive.package(models.MLP(), tmp_path)

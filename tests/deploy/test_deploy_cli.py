@@ -138,3 +138,11 @@ def test_the_onnx_backend_needs_an_onnx_model(subset_dir, tmp_path, capsys, monk
     archive = str(tmp_path / "model.tar.gz")
     assert main(["serve", archive, "--port", "0", "--backend", "onnx"]) == 1
     assert "has no ONNX model" in capsys.readouterr().err
+
+
+def test_an_endpoint_that_cannot_start_says_why(tmp_path):
+    bad = tmp_path / "not-an-archive.tar.gz"
+    bad.write_bytes(b"junk")
+    with pytest.raises(local.EndpointError, match="exited .*not a readable .tar.gz"):
+        with local.endpoint(bad, start_timeout=60):
+            pass
