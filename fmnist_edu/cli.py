@@ -169,6 +169,60 @@ def evaluate(args: argparse.Namespace) -> None:
         print(f"  {name:<12} {acc:.4f}")
 
 
+def grid_table(args: argparse.Namespace) -> None:
+    """``grid``: train (or load) one section's designs over seeds and print its table."""
+    from fmnist_edu import design, grid
+
+    default = design.profile_plan()
+    plan = design.Plan(
+        tuple(args.seeds) if args.seeds else default.seeds,
+        args.epochs if args.epochs is not None else default.epochs,
+        args.limit,
+    )
+    designs = plan.designs(args.section)
+    runs = plan.experiments([args.section])
+    dataset = data.load(args.data_dir)
+    limit = f", {plan.limit:,} training images" if plan.limit else ""
+    print(
+        f"{args.section}: {len(designs)} designs x {len(plan.seeds)} seeds, {plan.epochs} "
+        f"epochs{limit}, {len(runs)} runs",
+        flush=True,
+    )
+    results = grid.run_grid(
+        runs, dataset, scheduler=args.scheduler, workers=args.workers, threads=args.threads
+    )
+    trained = sum(not r.from_store for r in results)
+    print(f"{trained} trained now, {len(results) - trained} from the results store")
+    rows = design.table(
+        args.section, plan, design.Correctness(dict(zip(runs, results, strict=True)), dataset)
+    )
+    print(design.format_table(rows))
+    if args.csv:
+        design.write_csv(rows, args.csv)
+        print(f"wrote {args.csv}")
+
+
+def _add_grid_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from fmnist_edu.design import SECTIONS
+
+    p = sub.add_parser(
+        "grid", parents=[common], help="a design grid over seeds (in this process or on Dask)"
+    )
+    p.add_argument("section", choices=list(SECTIONS), help="which design question")
+    p.add_argument("--seeds", type=_whole_number, nargs="+", help="default: the profile's")
+    p.add_argument("--epochs", type=_whole_number, default=None, help="default: the profile's")
+    p.add_argument("--limit", type=_whole_number, default=None, help="train on this many images")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_whole_number, help="start a local Dask cluster of N")
+    where.add_argument(
+        "--scheduler",
+        help="a Dask scheduler's address, e.g. tcp://HOST:8786 (or FMNIST_EDU_SCHEDULER)",
+    )
+    p.add_argument("--threads", type=_whole_number, help="torch threads per run on a worker")
+    p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    p.set_defaults(func=grid_table)
+
+
 def package(args: argparse.Namespace) -> None:
     """``package``: write a SageMaker model archive of one model (trained or from the store)."""
     from fmnist_edu.deploy import archive  # the ONNX exporter is slow to import
@@ -249,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(func.__name__, parents=[common], help=f"{text} one model")
         _add_experiment_options(p)
         p.set_defaults(func=func)
+    _add_grid_parser(sub, common)
     _add_deploy_parsers(sub, common)
     return parser
 

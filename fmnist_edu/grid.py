@@ -1,0 +1,209 @@
+"""Run a list of experiments, in this process or on a Dask cluster, and keep the store whole.
+
+:func:`run_grid` answers every experiment the results store already holds from the store,
+trains the rest, stores them and returns all results in the order asked. By default it
+trains here, one after the other. Given a Dask scheduler (an address, or
+``FMNIST_EDU_SCHEDULER``) or a number of local workers, it sends each missing experiment
+to Dask ``distributed`` as one task:
+
+- **No shared folder.** The dataset is sent to the workers once; each worker trains with
+  :func:`fmnist_edu.experiments.compute`, which reads and writes no store, and sends the
+  result back. This process is the store's only writer.
+- **Nothing stored is sent**, and an experiment asked twice is trained once.
+- **A worker that dies** has its task re-run on another by Dask's scheduler (up to its
+  ``distributed.scheduler.allowed-failures``, 3 by default, for the same task).
+- **The same result wherever it runs.** On a CPU, a run gives bit-identical weights on any
+  machine with the same PyTorch build and the same number of torch threads. The thread
+  count changes how sums are split, hence float rounding, so every task sets it:
+  ``threads`` if given, else this machine's cores divided among local workers, else (on a
+  remote worker) the worker's cores divided among its task slots. A worker whose
+  ``fmnist_edu`` training code differs from the caller's is refused: its results would be
+  stored under the wrong code version.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from fmnist_edu import data as data_module
+from fmnist_edu import experiments as exp_module
+from fmnist_edu.errors import ConfigError, FmnistEduError
+from fmnist_edu.experiments import Experiment, Result
+from fmnist_edu.store import ResultStore, code_version
+
+SCHEDULER_ENV = "FMNIST_EDU_SCHEDULER"
+CONNECT_TIMEOUT_S = 30
+
+
+def _train_task(
+    experiment: Experiment, dataset: data_module.FashionMNIST, threads: int | None, code: str
+) -> Result:
+    """What a Dask worker runs: one experiment, at a set number of torch threads."""
+    if code_version() != code:
+        raise FmnistEduError(
+            f"this Dask worker runs fmnist_edu training code {code_version()}, the caller "
+            f"{code}: install the caller's checkout on every worker"
+        )
+    if threads is None:
+        from distributed import get_worker
+
+        threads = max(1, (os.cpu_count() or 1) // get_worker().state.nthreads)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return exp_module.compute(experiment, dataset, progress=False)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _client(scheduler: str | None, workers: int | None, threads: int | None):
+    """Return ``(client, cluster or None, torch threads per task)`` for the options."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - a partial install
+        raise FmnistEduError(
+            f"grids on Dask need {exc.name}: pip install -r requirements.txt"
+        ) from None
+    if workers is not None:
+        share = threads or max(1, (os.cpu_count() or 1) // workers)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,  # one run at a time per worker process
+            processes=True,
+            dashboard_address=":0",  # any free port, never a clash
+            silence_logs=logging.ERROR,  # not the nanny's notes on stopping its worker
+            env={"OMP_NUM_THREADS": str(share)},
+        )
+        return Client(cluster), cluster, share
+    try:
+        return Client(scheduler, timeout=CONNECT_TIMEOUT_S), None, threads
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise FmnistEduError(
+            f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
+            f"'dask scheduler' or unset {SCHEDULER_ENV}"
+        ) from None
+
+
+def _check(scheduler: str | None, workers: int | None, threads: int | None) -> str | None:
+    if scheduler is not None and workers is not None:
+        raise ConfigError(f"workers={workers} and scheduler={scheduler!r}: choose one of the two")
+    for name, value in (("workers", workers), ("threads", threads)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{name}={value!r}: must be a whole number")
+        if value is not None and not 1 <= value <= 1024:
+            raise ConfigError(f"{name}={value}: must be between 1 and 1,024")
+    if scheduler is None and workers is None:
+        scheduler = os.environ.get(SCHEDULER_ENV) or None
+    return scheduler
+
+
+def run_grid(
+    experiments: Sequence[Experiment],
+    dataset: data_module.FashionMNIST | None = None,
+    store: ResultStore | None = None,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> list[Result]:
+    """Return the result of every experiment, in order: stored ones loaded, the rest trained.
+
+    Args:
+        experiments: the runs, e.g. one per design and seed.
+        dataset: the data (default: :func:`fmnist_edu.data.load`).
+        store: the results store (default: :class:`ResultStore`'s folder).
+        scheduler: address of a Dask scheduler, e.g. ``"tcp://10.0.0.5:8786"``; default
+            ``FMNIST_EDU_SCHEDULER`` when neither this nor ``workers`` is given.
+        workers: start a Dask ``LocalCluster`` of this many worker processes here, each
+            with its share of this machine's cores as torch threads.
+        threads: torch threads per run on the workers (see the module's docstring).
+        progress: show a progress bar over runs; ``None`` shows it only on a terminal.
+
+    Without ``scheduler``, ``workers`` or ``FMNIST_EDU_SCHEDULER``, runs are trained in
+    this process with its torch threads, exactly as :func:`fmnist_edu.experiments.run`.
+
+    Raises:
+        ConfigError: for both ``scheduler`` and ``workers``, or a bad count.
+        FmnistEduError: when the scheduler cannot be reached or a worker runs other code.
+        StoreError: when something must be trained and the store cannot be written.
+    """
+    scheduler = _check(scheduler, workers, threads)
+    dataset = dataset or data_module.load()
+    store = store or ResultStore()
+    results: list[Result | None] = [exp_module.cached(e, dataset, store) for e in experiments]
+    missing: dict[str, Experiment] = {}  # one task per distinct configuration
+    for experiment, result in zip(experiments, results, strict=True):
+        if result is None:
+            missing.setdefault(store.key(experiment.config(), dataset.fingerprint), experiment)
+    if missing:
+        store.check_writable()  # before training, not after
+        done = (
+            _run_here(missing, dataset, store, progress)
+            if scheduler is None and workers is None
+            else _run_on_dask(missing, dataset, store, scheduler, workers, threads, progress)
+        )
+        for i, experiment in enumerate(experiments):
+            if results[i] is None:
+                results[i] = done[store.key(experiment.config(), dataset.fingerprint)]
+    return results  # type: ignore[return-value]
+
+
+def _run_here(
+    missing: dict[str, Experiment],
+    dataset: data_module.FashionMNIST,
+    store: ResultStore,
+    progress: bool | None,
+) -> dict[str, Result]:
+    done = {}
+    disable = None if progress is None else not progress
+    for key, experiment in tqdm(missing.items(), desc="runs", disable=disable, leave=False):
+        done[key] = exp_module.compute(experiment, dataset, progress=False)
+        exp_module.save(done[key], dataset, store)
+    return done
+
+
+def _run_on_dask(
+    missing: dict[str, Experiment],
+    dataset: data_module.FashionMNIST,
+    store: ResultStore,
+    scheduler: str | None,
+    workers: int | None,
+    threads: int | None,
+    progress: bool | None,
+) -> dict[str, Result]:
+    from distributed import KilledWorker, as_completed
+
+    client, cluster, threads = _client(scheduler, workers, threads)
+    done: dict[str, Result] = {}
+    try:
+        shared = client.scatter(dataset, broadcast=True, hash=False)
+        futures: dict[Any, str] = {
+            client.submit(
+                _train_task, e, shared, threads, code_version(), key=f"train-{key}", pure=False
+            ): key
+            for key, e in missing.items()
+        }
+        disable = None if progress is None else not progress
+        with tqdm(total=len(futures), desc="runs", disable=disable, leave=False) as bar:
+            for future in as_completed(futures):
+                result = future.result()  # re-raises the worker's error here
+                done[futures[future]] = result
+                exp_module.save(result, dataset, store)  # as each arrives: nothing is lost
+                bar.update()
+    except KilledWorker as exc:
+        raise FmnistEduError(
+            f"Dask workers died running {exc.task} again and again (the scheduler's "
+            "allowed-failures); is a worker short of memory?"
+        ) from None
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return done
