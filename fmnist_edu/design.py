@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from fmnist_edu import comparison, experiments, summary
-from fmnist_edu.data import FashionMNIST
+from fmnist_edu.data import FashionMNIST, Split
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.experiments import Experiment, Result, SeedSummary
 from fmnist_edu.settings import profile as get_profile
@@ -197,6 +197,22 @@ def table(section_name: str, plan: Plan, correct: Correctness) -> list[Row]:
             )
         )
     return rows
+
+
+def border_ink(split: Split, width: int = 1) -> tuple[float, float]:
+    """Return the outer ring's share of the image area and of the ink (summed pixel values).
+
+    The ring is ``width`` pixels wide. Without padding ("valid"), a 3 x 3 convolution
+    centres no kernel on the outermost pixel of its input, and reads that pixel at fewer
+    positions than the others: what the border loses depends on how much ink it holds.
+    """
+    side = split.images.shape[-1]
+    if not 1 <= width < side // 2:
+        raise ConfigError(f"width={width}: must be between 1 and {side // 2 - 1}")
+    ring = torch.ones(side, side, dtype=torch.bool)
+    ring[width:-width, width:-width] = False
+    ink = split.images.double().sum(0)
+    return float(ring.double().mean()), float(ink[ring].sum() / ink.sum())
 
 
 def outcome(c: comparison.Comparison | None) -> str:

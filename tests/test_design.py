@@ -9,7 +9,7 @@ import pytest
 import torch
 from matplotlib.text import Text
 
-from fmnist_edu import comparison, design, grid, models, plots, plots_design, seed_study
+from fmnist_edu import comparison, data, design, grid, models, plots, plots_design, seed_study
 from fmnist_edu.cli import main
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.experiments import Experiment, summarize_seeds
@@ -238,3 +238,14 @@ def test_grid_errors_are_one_line(subset_dir, extra, message, capsys):
     assert main(["grid", "padding", "--data-dir", str(subset_dir), *extra]) == 1
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_border_ink_measures_the_outer_ring():
+    images = torch.zeros(2, 28, 28, dtype=torch.uint8)
+    images[:, 0, :] = 100  # ink on the top row only...
+    images[:, 10:12, 10:12] = 200  # ...and in the middle
+    area, ink = design.border_ink(data.Split(images, torch.tensor([0, 1])), width=1)
+    assert area == pytest.approx((28 * 28 - 26 * 26) / (28 * 28))
+    assert ink == pytest.approx(28 * 100 / (28 * 100 + 4 * 200))
+    with pytest.raises(ConfigError, match="width=14"):
+        design.border_ink(data.Split(images, torch.tensor([0, 1])), width=14)
