@@ -23,6 +23,7 @@ def test_bench_serve_small(archive_path, subset_dir, capsys):
         (b, c) for b in ("torch", "onnx") for c in ("1", "8", "32")
     ]
     assert all(r[2] == "12" and r[6] == "0" for r in rows)  # every request answered, 200
+    assert all(float(r[7]) >= 0 for r in rows)  # CPU per request (10 ms ticks: may read 0)
 
 
 def test_bench_serve_without_an_archive_is_a_one_line_error(tmp_path, subset_dir, capsys):
