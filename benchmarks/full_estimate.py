@@ -5,9 +5,11 @@ build's time is computed, not measured:
 
 1. the workload: every model a cold quick build trained, read from its results store
    (build with ``FMNIST_EDU_CACHE`` set to an empty folder, then pass that folder). Each
-   entry gives the images it trained on and its epochs; the full profile trains 5 seeds
-   instead of 3, for 10 epochs instead of 3, and (without a ``limit``) on 54,000 images
-   (the 60,000 training images less the 10 % validation share) instead of the subset's;
+   entry gives the images it trained on and its epochs. Every run is taken to scale as
+   the profile's runs do: 5 seeds instead of 3, 10 epochs instead of 3, 54,000 training
+   images (60,000 less the 10 % validation share) instead of the subset's. Runs on fewer
+   images (a ``limit``) with more epochs, sized to match a whole run's image passes, scale
+   the same way; a run that does not (one seed only, fixed epochs) is overestimated;
 2. the speed: images per second of the MLP and the CNN from
    ``bench_training.py --json`` on a CPU machine and on a GPU. A model with a
    convolution is costed at the CNN's speed, any other at the MLP's: larger kernels or
@@ -59,17 +61,18 @@ def stored_runs(store: Path) -> list[Run]:
 def full_passes(runs: list[Run]) -> dict[str, tuple[float, float]]:
     """Return, per family, (image passes of the full build, image passes of its longest run).
 
-    Runs on the whole training split (the most images any run used) scale to 54,000
-    images; runs with the quick profile's epochs scale to 10 epochs and 5 seeds.
+    The whole training split of the quick build is the most images any run used; a run's
+    image passes scale by 10/3 epochs, 54,000 / that many images and (for the total) 5/3
+    seeds.
     """
     whole = max(r.images for r in runs)
+    per_run = (FULL_TRAIN_IMAGES * FULL_EPOCHS) / (whole * QUICK_EPOCHS)
+    seeds = FULL_SEEDS / QUICK_SEEDS
     out: dict[str, tuple[float, float]] = {}
     for r in runs:
-        images = FULL_TRAIN_IMAGES if r.images == whole else r.images
-        epochs = FULL_EPOCHS if r.epochs == QUICK_EPOCHS else r.epochs
-        seeds = FULL_SEEDS / QUICK_SEEDS if r.epochs == QUICK_EPOCHS else 1.0
+        passes = r.images * r.epochs * per_run
         total, longest = out.get(r.family, (0.0, 0.0))
-        out[r.family] = (total + images * epochs * seeds, max(longest, images * epochs))
+        out[r.family] = (total + passes * seeds, max(longest, passes))
     return out
 
 

@@ -27,7 +27,7 @@ def test_runs_scale_to_five_seeds_ten_epochs_and_the_full_split(tmp_path):
     store = ResultStore(tmp_path)
     _entry(store, "a", conv=True, images=3000, epochs=3)  # a profile run on the whole split
     _entry(store, "b", conv=False, images=3000, epochs=3)
-    _entry(store, "c", conv=False, images=250, epochs=5)  # limit=250, explicit epochs
+    _entry(store, "c", conv=False, images=250, epochs=5)  # limit=250, its own epochs
     runs = estimate.stored_runs(tmp_path)
     assert sorted(runs, key=lambda r: r.family) == [
         estimate.Run("cnn", 3000, 3),
@@ -35,11 +35,12 @@ def test_runs_scale_to_five_seeds_ten_epochs_and_the_full_split(tmp_path):
         estimate.Run("mlp", 250, 5),
     ]
     passes = estimate.full_passes(runs)
-    assert passes["cnn"] == (54_000 * 10 * 5 / 3, 540_000)
-    assert passes["mlp"] == (54_000 * 10 * 5 / 3 + 250 * 5, 540_000)
+    scale = 54_000 * 10 / (3000 * 3)  # image passes of a full run / those of a quick run
+    assert passes["cnn"] == (9000 * scale * 5 / 3, 9000 * scale)
+    assert passes["mlp"] == ((9000 + 1250) * scale * 5 / 3, 9000 * scale)
     cpu = {"threads": 2, "cnn": {"images_per_s": 5000.0}, "mlp": {"images_per_s": 50000.0}}
     text = estimate.table(runs, cpu, None, [1000])
-    cpu_seconds = 900_000 / 5000 + (900_000 + 1250) / 50000  # 180 s + 18.025 s
+    cpu_seconds = 900_000 / 5000 + 1_025_000 / 50000  # 180 s + 20.5 s
     assert f"| {estimate.hours(cpu_seconds)} |" in text
     assert "| 1000 Dask workers, each a CPU machine as above | 2 min |" in text  # longest run
     assert estimate.hours(3 * 3600 + 5 * 60) == "3 h 05 min"
