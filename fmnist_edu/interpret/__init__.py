@@ -1,0 +1,66 @@
+"""Interpretability: what a classifier looks at, and whether the pictures can be trusted.
+
+The attributions come from Captum :cite:`kokhlikyan2020captum`; this subpackage adds what
+Captum lacks for teaching:
+
+- :mod:`~fmnist_edu.interpret.methods`: a name -> Captum class table (:data:`METHODS`) and
+  :func:`attribute`, one call for every method, with the checks that keep maps honest;
+- :mod:`~fmnist_edu.interpret.sanity`: the sanity checks of Adebayo et al. (cascading
+  parameter randomisation, label randomisation) with rank correlations and verdicts;
+- :mod:`~fmnist_edu.interpret.faithfulness`: deletion curves and their areas, and
+  Captum's infidelity and sensitivity with seeded noise;
+- :mod:`~fmnist_edu.interpret.examples`: which images to explain, per-class mean maps.
+
+Figures are in :mod:`fmnist_edu.plots_interpret`.
+"""
+
+from fmnist_edu.interpret.examples import (
+    class_mean_maps,
+    ink_share,
+    pick_examples,
+    stratified_sample,
+)
+from fmnist_edu.interpret.faithfulness import (
+    FRACTIONS,
+    RANDOM,
+    curve_area,
+    deletion_areas,
+    deletion_curve,
+    deletion_order,
+    infidelity,
+    random_order,
+    sensitivity,
+)
+from fmnist_edu.interpret.methods import (
+    BASELINE,
+    METHODS,
+    Method,
+    as_inputs,
+    attribute,
+    attribute_all,
+    check_relu_modules,
+    completeness_gap,
+    get_method,
+    gradcam_side,
+    last_conv,
+)
+from fmnist_edu.interpret.sanity import (
+    PASS_BELOW,
+    CascadeResult,
+    Verdict,
+    cascading_randomisation,
+    map_similarity,
+    randomised_cascade,
+    rank_correlation,
+    verdict,
+    weighted_layers,
+)
+
+__all__ = [
+    "BASELINE", "FRACTIONS", "METHODS", "PASS_BELOW", "RANDOM", "CascadeResult", "Method",
+    "Verdict", "as_inputs", "attribute", "attribute_all", "cascading_randomisation",
+    "check_relu_modules", "completeness_gap", "class_mean_maps", "curve_area", "deletion_areas",
+    "deletion_curve", "deletion_order", "get_method", "gradcam_side", "infidelity", "ink_share",
+    "last_conv", "map_similarity", "pick_examples", "random_order", "randomised_cascade",
+    "rank_correlation", "sensitivity", "stratified_sample", "verdict", "weighted_layers",
+]  # fmt: skip

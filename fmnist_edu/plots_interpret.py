@@ -1,0 +1,240 @@
+"""Figures of the Interpretability chapter, in the one style of :mod:`fmnist_edu.plots`.
+
+Attribution maps follow two colour conventions (:data:`MAP_CONVENTION` says them for
+captions): *signed* maps (evidence for the class in red, against it in blue) use a
+diverging map centred at zero; *unsigned* maps (magnitudes) a sequential one from white.
+Each map is divided by its own largest absolute value, so maps of different methods and
+models, whose scales differ by orders of magnitude, are comparable in pattern; the
+colour bars show that relative scale. Images are PNG, charts SVG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from fmnist_edu.interpret.methods import METHODS
+from fmnist_edu.plots import (
+    IMAGE_CMAP,
+    TEXT_WIDTH,
+    BookFigure,
+    _figure,
+    _legend_above,
+    _styled,
+)
+
+SIGNED_CMAP = "RdBu_r"
+UNSIGNED_CMAP = "Purples"
+MAP_CONVENTION = (
+    "Each map is scaled to its own largest absolute value. Signed maps are red where a "
+    "pixel is evidence for the class and blue where it is evidence against, white at "
+    "zero; unsigned maps (magnitudes) run from white (0) to dark purple (the largest)."
+)
+"""Sentences for captions of figures that show attribution maps (glue it)."""
+#: One colour per method, the same in every chart; the random reference is black.
+METHOD_COLOURS = dict(zip(METHODS, [f"C{i}" for i in range(len(METHODS))], strict=True))
+SHORT_TITLES = {
+    "saliency": "Saliency", "integrated-gradients": "Integrated\nGradients",
+    "smoothgrad": "Smooth-\nGrad", "occlusion": "Occlusion", "grad-cam": "Grad-CAM",
+    "guided-backprop": "Guided\nBackprop", "deeplift": "DeepLift",
+}  # fmt: skip
+#: Abbreviations for axes too narrow for the names (say them in the caption).
+ABBREVIATIONS = {
+    "saliency": "Sal", "integrated-gradients": "IG", "smoothgrad": "SG", "occlusion": "Occ",
+    "grad-cam": "GC", "guided-backprop": "GBP", "deeplift": "DL",
+}  # fmt: skip
+
+
+def relative(maps: torch.Tensor) -> torch.Tensor:
+    """Each map ``[..., 28, 28]`` divided by its largest absolute value (zeros stay 0)."""
+    peak = maps.abs().flatten(-2).amax(-1)[..., None, None]
+    return maps / peak.clamp(min=1e-12)
+
+
+def _bare(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _show_map(ax, values: torch.Tensor, signed: bool):
+    """Draw one map on the relative scale; return the image for a colour bar."""
+    if signed:
+        return ax.imshow(relative(values).numpy(), cmap=SIGNED_CMAP, vmin=-1, vmax=1)
+    return ax.imshow(relative(values.abs()).numpy(), cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
+
+
+def _colour_bars(fig, axes, shown: Mapping[bool, object]) -> None:
+    """One horizontal colour bar per kind of map present (signed, unsigned), below."""
+    for signed, image in shown.items():
+        bar = fig.colorbar(image, ax=axes, orientation="horizontal", location="bottom",
+                           shrink=0.45, aspect=35, pad=0.02)  # fmt: skip
+        bar.set_label("signed: attribution / its largest |value|" if signed
+                      else "unsigned: attribution / its largest value")  # fmt: skip
+
+
+@_styled
+def attribution_grid(
+    images: torch.Tensor,
+    maps: Mapping[str, torch.Tensor],
+    row_titles: Sequence[str],
+) -> BookFigure:
+    """Images (rows) by methods (columns): the image, then each method's map (PNG).
+
+    ``maps`` holds ``[B, 28, 28]`` per method name of :data:`METHODS`.
+    """
+    columns = 1 + len(maps)
+    cell = (TEXT_WIDTH - 1.0) / columns
+    fig = _figure(len(images) * cell + 1.5, vector=False)
+    fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
+    axes = np.atleast_2d(fig.subplots(len(images), columns))
+    shown = {}
+    for r, image in enumerate(images):
+        axes[r, 0].imshow(image.numpy(), cmap=IMAGE_CMAP, vmin=0, vmax=255)
+        axes[r, 0].set_ylabel(row_titles[r], rotation=0, ha="right", va="center")
+        for c, (name, batch) in enumerate(maps.items(), start=1):
+            signed = METHODS[name].signed
+            shown[signed] = _show_map(axes[r, c], batch[r], signed)
+            if r == 0:
+                axes[r, c].set_title(SHORT_TITLES[name], fontsize=9)
+    axes[0, 0].set_title("image", fontsize=9)
+    for ax in axes.ravel():
+        _bare(ax)
+    _colour_bars(fig, axes.ravel().tolist(), dict(sorted(shown.items(), reverse=True)))
+    return fig
+
+
+@_styled
+def map_rows(
+    images: torch.Tensor, rows: Mapping[str, torch.Tensor], signed: bool = False
+) -> BookFigure:
+    """Images in the top row, then one row of maps ``[B, 28, 28]`` per label (PNG)."""
+    columns = len(images)
+    cell = (TEXT_WIDTH - 0.9) / columns
+    fig = _figure((1 + len(rows)) * cell + 0.9, vector=False)
+    fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
+    axes = np.atleast_2d(fig.subplots(1 + len(rows), columns))
+    shown = None
+    for c, image in enumerate(images):
+        axes[0, c].imshow(image.numpy(), cmap=IMAGE_CMAP, vmin=0, vmax=255)
+        for r, batch in enumerate(rows.values(), start=1):
+            shown = _show_map(axes[r, c], batch[c], signed)
+    for r, label in enumerate(["image", *rows]):
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    for ax in axes.ravel():
+        _bare(ax)
+    _colour_bars(fig, axes.ravel().tolist(), {signed: shown})
+    return fig
+
+
+@_styled
+def sanity_grid(
+    image: torch.Tensor,
+    maps: Mapping[str, torch.Tensor],
+    column_titles: Sequence[str],
+) -> BookFigure:
+    """One image's absolute maps: methods (rows) by model states (columns) (PNG).
+
+    ``maps`` holds ``[states, 28, 28]`` per method: the trained model, each randomisation
+    step, and any other model (e.g. the one trained on shuffled labels).
+    """
+    columns = 1 + len(column_titles)
+    cell = (TEXT_WIDTH - 1.4) / columns
+    fig = _figure(len(maps) * cell + 1.6, vector=False)
+    fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
+    axes = np.atleast_2d(fig.subplots(len(maps), columns))
+    shown = None
+    for r, (name, states) in enumerate(maps.items()):
+        axes[r, 0].imshow(image.numpy(), cmap=IMAGE_CMAP, vmin=0, vmax=255)
+        axes[r, 0].set_ylabel(SHORT_TITLES[name], rotation=0, ha="right", va="center")
+        for c, values in enumerate(states, start=1):
+            shown = _show_map(axes[r, c], values, signed=False)
+    for c, title in enumerate(["image", *column_titles]):
+        axes[0, c].set_title(title, fontsize=9)
+    for ax in axes.ravel():
+        _bare(ax)
+    _colour_bars(fig, axes.ravel().tolist(), {False: shown})
+    return fig
+
+
+@_styled
+def sanity_curves(
+    steps: Sequence[str],
+    cascade: Mapping[str, torch.Tensor],
+    shuffled: Mapping[str, torch.Tensor],
+    threshold: float,
+) -> BookFigure:
+    """Rank correlation with the trained model's maps as the model is broken (SVG).
+
+    Left: along the cascading randomisation, ``cascade`` ``[seeds, steps, images]`` per
+    method (mean over seeds and images; the band spans the seeds' means). Right: the model
+    trained on shuffled labels, ``shuffled`` ``[seeds, images]`` per method (one dot per
+    seed, a bar at the mean). The dashed line is the pass threshold.
+    """
+    fig = _figure(3.6)
+    left, right = fig.subplots(1, 2, width_ratios=[2.2, 1], sharey=True)
+    x = list(range(len(steps)))
+    for name, values in cascade.items():
+        per_seed = values.double().mean(-1)  # [seeds, steps]
+        (line,) = left.plot(x, per_seed.mean(0), marker="o", ms=4, color=METHOD_COLOURS[name],
+                            label=METHODS[name].title)  # fmt: skip
+        left.fill_between(x, per_seed.min(0).values, per_seed.max(0).values,
+                          color=line.get_color(), alpha=0.15)  # fmt: skip
+    left.set_xticks(x, steps, rotation=30, ha="right", rotation_mode="anchor")
+    left.set(xlabel="layers randomised, from the top", ylabel="rank correlation with\ntrained maps")
+    for k, (name, values) in enumerate(shuffled.items()):
+        per_seed = values.double().mean(-1)
+        right.scatter([k] * len(per_seed), per_seed, s=22, color=METHOD_COLOURS[name], zorder=3)
+        right.plot([k - 0.3, k + 0.3], [float(per_seed.mean())] * 2, color="black", lw=1.2)
+    right.set_xticks(range(len(shuffled)), [ABBREVIATIONS[n] for n in shuffled])
+    right.set_xlabel("shuffled labels")
+    for ax in (left, right):
+        ax.axhline(threshold, color="0.4", ls="--", lw=1)
+        ax.axhline(0, color="0.8", lw=0.8, zorder=0)
+    left.set_ylim(min(-0.1, left.get_ylim()[0]), 1.05)
+    _legend_above(fig, ncols=4)
+    return fig
+
+
+@_styled
+def deletion_curves(
+    fractions: Sequence[float], curves: Mapping[str, torch.Tensor], random: str = "random"
+) -> BookFigure:
+    """Mean probability of the true class as pixels are deleted, one line per order (SVG).
+
+    ``curves`` holds ``[seeds, images, fractions]`` per method name, and the random order
+    under ``random`` (drawn dashed, in black).
+    """
+    fig = _figure(3.4)
+    ax = fig.subplots()
+    percent = [100 * f for f in fractions]
+    for name, values in curves.items():
+        mean = values.double().mean((0, 1))
+        if name == random:
+            ax.plot(percent, mean, color="black", ls="--", lw=1.5, label="random order")
+        else:
+            ax.plot(percent, mean, marker="o", ms=3, color=METHOD_COLOURS[name],
+                    label=METHODS[name].title)  # fmt: skip
+    ax.set(xlabel="pixels set to background (%)", ylabel="probability of the true class")
+    ax.set_ylim(0, 1)
+    _legend_above(fig, ncols=4)
+    return fig
+
+
+@_styled
+def explanation(image: torch.Tensor, values: torch.Tensor, signed: bool, title: str) -> BookFigure:
+    """One image and its map side by side, with a colour bar (PNG; the CLI's picture)."""
+    fig = _figure(3.6, vector=False)
+    fig.set_size_inches(TEXT_WIDTH * 0.7, 3.6)
+    image_ax, map_ax = fig.subplots(1, 2)
+    image_ax.imshow(image.numpy(), cmap=IMAGE_CMAP, vmin=0, vmax=255)
+    image_ax.set_title("image")
+    shown = _show_map(map_ax, values, signed)
+    map_ax.set_title(title)
+    for ax in (image_ax, map_ax):
+        _bare(ax)
+    _colour_bars(fig, [image_ax, map_ax], {signed: shown})
+    return fig
