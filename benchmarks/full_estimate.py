@@ -16,11 +16,12 @@ build's time is computed, not measured:
    deeper CNNs cost more than this says.
 
 Dask workers run independent experiments side by side, so N workers take the total
-divided by N, or the longest single run, whichever is longer (each worker a CPU machine
-like the measured one). Prints a Markdown table for the README.
+divided by N, or the longest single run, whichever is longer (each worker a CPU machine,
+or with ``--cores``, one core, like the measured one). Prints a Markdown table for the
+README.
 
 Run: ``python benchmarks/full_estimate.py --store DIR --cpu cpu.json --gpu gpu.json
-[--workers 4 16]``.
+[--workers 4 16] [--cores 2]``.
 """
 
 from __future__ import annotations
@@ -82,8 +83,13 @@ def hours(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
-def table(runs: list[Run], cpu: dict, gpu: dict | None, workers: list[int]) -> str:
-    """Return the README's Markdown table."""
+def table(runs: list[Run], cpu: dict, gpu: dict | None, workers: list[int], cores: int = 0) -> str:
+    """Return the README's Markdown table.
+
+    ``cpu`` holds images/s per model (``{"cnn": {"images_per_s": ...}, ...}``) of one CPU
+    machine, or, with ``cores`` > 0, of one core (one thread, timed by CPU time): then a
+    machine of ``cores`` cores runs one run per core, side by side.
+    """
     passes = full_passes(runs)
     counts = {f: sum(r.family == f for r in runs) for f in passes}
 
@@ -92,21 +98,24 @@ def table(runs: list[Run], cpu: dict, gpu: dict | None, workers: list[int]) -> s
         longest = max(lp / speeds[f]["images_per_s"] for f, (_, lp) in passes.items())
         return total, longest
 
+    def measured(speeds: dict) -> str:
+        return ", ".join(f"{f.upper()} {speeds[f]['images_per_s']:,.0f} img/s" for f in passes)
+
     cpu_total, cpu_longest = seconds(cpu)
-    rows = [
-        f"| one CPU machine ({cpu['threads']} threads, measured: CNN "
-        f"{cpu['cnn']['images_per_s']:,.0f} img/s, MLP {cpu['mlp']['images_per_s']:,.0f} img/s) "
-        f"| {hours(cpu_total)} |"
-    ]
-    if gpu:
-        gpu_total, _ = seconds(gpu)
+    unit = "CPU core" if cores else "CPU machine"
+    rows = [f"| one {unit} (measured: {measured(cpu)}) | {hours(cpu_total)} |"]
+    if cores:
         rows.append(
-            f"| one GPU ({gpu['device']}, measured: CNN {gpu['cnn']['images_per_s']:,.0f} img/s, "
-            f"MLP {gpu['mlp']['images_per_s']:,.0f} img/s) | {hours(gpu_total)} |"
+            f"| one {cores}-core machine, a run on each core | "
+            f"{hours(max(cpu_total / cores, cpu_longest))} |"
+        )
+    if gpu:
+        rows.append(
+            f"| one GPU ({gpu['device']}; measured: {measured(gpu)}) | {hours(seconds(gpu)[0])} |"
         )
     for n in workers:
         rows.append(
-            f"| {n} Dask workers, each a CPU machine as above | "
+            f"| {n} Dask workers, each a {unit} as above | "
             f"{hours(max(cpu_total / n, cpu_longest))} |"
         )
     workload = ", ".join(
@@ -125,10 +134,17 @@ def main() -> None:
     parser.add_argument("--cpu", required=True, help="bench_training.py --json from a CPU")
     parser.add_argument("--gpu", help="bench_training.py --json from a GPU machine")
     parser.add_argument("--workers", type=int, nargs="*", default=[4, 16])
+    parser.add_argument(
+        "--cores", type=int, default=0,
+        help="use the one-thread figures timed by CPU time (bench --threads 1), per core, "
+        "for a machine of this many cores",
+    )  # fmt: skip
     args = parser.parse_args()
     try:
         runs = stored_runs(Path(args.store))
         cpu = json.loads(Path(args.cpu).read_text())["cpu"]
+        if args.cores:
+            cpu = {f: {"images_per_s": cpu[f]["by_cpu_time"]} for f in ("cnn", "mlp")}
         gpu = json.loads(Path(args.gpu).read_text())["cuda"] if args.gpu else None
     except (OSError, KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -136,7 +152,7 @@ def main() -> None:
     if not runs:
         print(f"error: {args.store} holds no results", file=sys.stderr)
         sys.exit(1)
-    print(table(runs, cpu, gpu, args.workers))
+    print(table(runs, cpu, gpu, args.workers, args.cores))
 
 
 if __name__ == "__main__":

@@ -43,4 +43,8 @@ def test_runs_scale_to_five_seeds_ten_epochs_and_the_full_split(tmp_path):
     cpu_seconds = 900_000 / 5000 + 1_025_000 / 50000  # 180 s + 20.5 s
     assert f"| {estimate.hours(cpu_seconds)} |" in text
     assert "| 1000 Dask workers, each a CPU machine as above | 2 min |" in text  # longest run
+    per_core = estimate.table(runs, cpu, None, [], cores=2)
+    assert f"| one 2-core machine, a run on each core | {estimate.hours(cpu_seconds / 2)} |" in (
+        per_core
+    )
     assert estimate.hours(3 * 3600 + 5 * 60) == "3 h 05 min"
