@@ -38,9 +38,13 @@ def test_the_workflow_builds_the_full_book_on_main_and_deploys_it():
     uses = [s.get("uses", "") for s in steps]
     runs = " ".join(s.get("run", "") for s in steps)
     assert "pip install -r requirements.txt" in runs and "jupyter-book build book" in runs
-    cache = next(s for s in steps if s.get("uses", "").startswith("actions/cache@"))
-    assert "_build/.jupyter_cache" in cache["with"]["path"]
-    assert "_build/fmnist_edu_cache" in cache["with"]["path"]
+    restore = next(s for s in steps if s.get("uses", "").startswith("actions/cache/restore@"))
+    save = next(s for s in steps if s.get("uses", "").startswith("actions/cache/save@"))
+    for cache in (restore, save):
+        assert "_build/.jupyter_cache" in cache["with"]["path"]
+        assert "_build/fmnist_edu_cache" in cache["with"]["path"]
+    assert save["if"] == "always()"  # a build that fails or times out still keeps its models
+    assert steps.index(restore) < steps.index(save)
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
     assert upload["with"]["path"] == "_build/html"
     assert any(u.startswith("actions/setup-python@") for u in uses)
