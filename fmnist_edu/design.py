@@ -226,11 +226,18 @@ COLUMNS = ("design", "parameters", "MACs per image", "receptive field", "dense i
            "s per epoch", "test accuracy %", "vs reference, points (95% interval)")  # fmt: skip
 
 
+def signed(points: float) -> str:
+    """``points`` with its sign and one decimal; a value that rounds to zero reads ``+0.0``."""
+    text = f"{points:+.1f}"
+    return "+0.0" if text == "-0.0" else text
+
+
 def cells(row: Row) -> list[str]:
     """A row as the strings the text, Markdown and CSV tables show."""
     c, a = row.versus, row.accuracy
     versus = "reference" if c is None else (
-        f"{100 * c.difference:+.1f} ({100 * c.low:+.1f} to {100 * c.high:+.1f}), {outcome(c)}"
+        f"{signed(100 * c.difference)} ({signed(100 * c.low)} to {signed(100 * c.high)}), "
+        f"{outcome(c)}"
     )  # fmt: skip
     rf = row.receptive_field
     return [row.design.name, f"{row.parameters:,}", f"{row.macs:,}", f"{rf}×{rf}",

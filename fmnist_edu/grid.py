@@ -77,7 +77,7 @@ def _client(scheduler: str | None, workers: int | None, threads: int | None):
             threads_per_worker=1,  # one run at a time per worker process
             processes=True,
             dashboard_address=":0",  # any free port, never a clash
-            silence_logs=logging.ERROR,  # not the nanny's notes on stopping its worker
+            silence_logs=logging.CRITICAL,  # not the notes on stopping workers at the end
             env={"OMP_NUM_THREADS": str(share)},
         )
         return Client(cluster), cluster, share

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fmnist_edu import comparison
-from fmnist_edu.design import Correctness, Plan, Row
+from fmnist_edu.design import Correctness, Plan, Row, signed
 from fmnist_edu.experiments import Experiment, SeedSummary, summarize_seeds
 
 COUNT_TOLERANCE = 0.05
@@ -74,8 +74,8 @@ def status(holds: Sequence[bool], fails: Sequence[bool]) -> str:
 
 def _line(c: comparison.Comparison, a: str, b: str, unit: str = "points") -> str:
     return (
-        f"{a} minus {b}: {100 * c.difference:+.1f} {unit} "
-        f"({c.confidence:.0%} interval {100 * c.low:+.1f} to {100 * c.high:+.1f})"
+        f"{a} minus {b}: {signed(100 * c.difference)} {unit} "
+        f"({c.confidence:.0%} interval {signed(100 * c.low)} to {signed(100 * c.high)})"
     )
 
 

@@ -249,3 +249,7 @@ def test_border_ink_measures_the_outer_ring():
     assert ink == pytest.approx(28 * 100 / (28 * 100 + 4 * 200))
     with pytest.raises(ConfigError, match="width=14"):
         design.border_ink(data.Split(images, torch.tensor([0, 1])), width=14)
+
+
+def test_signed_points_never_read_minus_zero():
+    assert [design.signed(x) for x in (-0.04, 0.04, -1.25, 2.0)] == ["+0.0", "+0.0", "-1.2", "+2.0"]
