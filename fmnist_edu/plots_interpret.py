@@ -15,9 +15,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from fmnist_edu.interpret.methods import METHODS
+from fmnist_edu.data import CLASS_NAMES, Split
+from fmnist_edu.errors import ConfigError
+from fmnist_edu.interpret.methods import METHODS, as_inputs, attribute
 from fmnist_edu.plots import (
     IMAGE_CMAP,
+    SHORT_NAMES,
     TEXT_WIDTH,
     BookFigure,
     _figure,
@@ -149,7 +152,8 @@ def sanity_grid(
     shown = None
     for r, (name, states) in enumerate(maps.items()):
         axes[r, 0].imshow(image.numpy(), cmap=IMAGE_CMAP, vmin=0, vmax=255)
-        axes[r, 0].set_ylabel(SHORT_TITLES[name], rotation=0, ha="right", va="center")
+        label = SHORT_TITLES[name].replace("-\n", "")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
         for c, values in enumerate(states, start=1):
             shown = _show_map(axes[r, c], values, signed=False)
     for c, title in enumerate(["image", *column_titles]):
@@ -175,7 +179,7 @@ def sanity_curves(
     seed, a bar at the mean). The dashed line is the pass threshold.
     """
     fig = _figure(3.6)
-    left, right = fig.subplots(1, 2, width_ratios=[2.2, 1], sharey=True)
+    left, right = fig.subplots(1, 2, width_ratios=[2.2, 1.2], sharey=True)
     x = list(range(len(steps)))
     for name, values in cascade.items():
         per_seed = values.double().mean(-1)  # [seeds, steps]
@@ -189,7 +193,7 @@ def sanity_curves(
         per_seed = values.double().mean(-1)
         right.scatter([k] * len(per_seed), per_seed, s=22, color=METHOD_COLOURS[name], zorder=3)
         right.plot([k - 0.3, k + 0.3], [float(per_seed.mean())] * 2, color="black", lw=1.2)
-    right.set_xticks(range(len(shuffled)), [ABBREVIATIONS[n] for n in shuffled])
+    right.set_xticks(range(len(shuffled)), [ABBREVIATIONS[n] for n in shuffled], rotation=90)
     right.set_xlabel("shuffled labels")
     for ax in (left, right):
         ax.axhline(threshold, color="0.4", ls="--", lw=1)
@@ -238,3 +242,37 @@ def explanation(image: torch.Tensor, values: torch.Tensor, signed: bool, title: 
         _bare(ax)
     _colour_bars(fig, [image_ax, map_ax], {signed: shown})
     return fig
+
+
+def explain_test_image(
+    model: torch.nn.Module, split: Split, index: int, method: str, target: int | None = None
+) -> tuple[BookFigure, str]:
+    """Explain image ``index`` of ``split``: its figure, and one line saying what it shows.
+
+    ``target`` is the class to explain (default: the model's prediction). Used by
+    ``fmnist-edu explain``.
+
+    Raises:
+        ConfigError: an index outside the split or a class outside 0..9.
+    """
+    if not 0 <= index < len(split):
+        raise ConfigError(
+            f"index={index}: the test split holds {len(split):,} images; choose 0 to "
+            f"{len(split) - 1:,}"
+        )
+    if target is not None and not 0 <= target < len(CLASS_NAMES):
+        raise ConfigError(f"target={target}: choose a class from 0 to {len(CLASS_NAMES) - 1}")
+    image, label = split.images[index : index + 1], int(split.labels[index])
+    with torch.no_grad():
+        probabilities = model(as_inputs(image)).softmax(1)[0]
+    predicted = int(probabilities.argmax())
+    target = predicted if target is None else target
+    values = attribute(model, image, method, target)[0]
+    spec = METHODS[method]
+    title = f"{spec.title}: '{SHORT_NAMES[target]}'"
+    line = (
+        f"test image {index} ({CLASS_NAMES[label]}), predicted {CLASS_NAMES[predicted]} "
+        f"(p = {float(probabilities[predicted]):.2f}); {spec.title} explains "
+        f"'{CLASS_NAMES[target]}' (p = {float(probabilities[target]):.2f})"
+    )
+    return explanation(image[0], values, spec.signed, title), line

@@ -4,7 +4,9 @@ The attributions come from Captum :cite:`kokhlikyan2020captum`; this subpackage 
 Captum lacks for teaching:
 
 - :mod:`~fmnist_edu.interpret.methods`: a name -> Captum class table (:data:`METHODS`) and
-  :func:`attribute`, one call for every method, with the checks that keep maps honest;
+  :func:`attribute`, one call for every method;
+- :mod:`~fmnist_edu.interpret.guards`: the checks that keep maps honest (eval mode,
+  gradients on, one ``nn.ReLU`` module per activation);
 - :mod:`~fmnist_edu.interpret.sanity`: the sanity checks of Adebayo et al. (cascading
   parameter randomisation, label randomisation) with rank correlations and verdicts;
 - :mod:`~fmnist_edu.interpret.faithfulness`: deletion curves and their areas, and
@@ -31,6 +33,7 @@ from fmnist_edu.interpret.faithfulness import (
     random_order,
     sensitivity,
 )
+from fmnist_edu.interpret.guards import check_ready, check_relu_modules
 from fmnist_edu.interpret.methods import (
     BASELINE,
     METHODS,
@@ -38,7 +41,6 @@ from fmnist_edu.interpret.methods import (
     as_inputs,
     attribute,
     attribute_all,
-    check_relu_modules,
     completeness_gap,
     get_method,
     gradcam_side,
@@ -59,8 +61,9 @@ from fmnist_edu.interpret.sanity import (
 __all__ = [
     "BASELINE", "FRACTIONS", "METHODS", "PASS_BELOW", "RANDOM", "CascadeResult", "Method",
     "Verdict", "as_inputs", "attribute", "attribute_all", "cascading_randomisation",
-    "check_relu_modules", "completeness_gap", "class_mean_maps", "curve_area", "deletion_areas",
-    "deletion_curve", "deletion_order", "get_method", "gradcam_side", "infidelity", "ink_share",
-    "last_conv", "map_similarity", "pick_examples", "random_order", "randomised_cascade",
-    "rank_correlation", "sensitivity", "stratified_sample", "verdict", "weighted_layers",
+    "check_ready", "check_relu_modules", "class_mean_maps", "completeness_gap", "curve_area",
+    "deletion_areas", "deletion_curve", "deletion_order", "get_method", "gradcam_side",
+    "infidelity", "ink_share", "last_conv", "map_similarity", "pick_examples",
+    "random_order", "randomised_cascade", "rank_correlation", "sensitivity",
+    "stratified_sample", "verdict", "weighted_layers",
 ]  # fmt: skip

@@ -14,15 +14,19 @@ more stable). :func:`infidelity` and :func:`sensitivity` run them with seeded no
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import torch
-from captum.metrics import infidelity as captum_infidelity
-from captum.metrics import sensitivity_max
 from torch import nn
 
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.interpret.methods import BASELINE, as_inputs, attribute
+
+with warnings.catch_warnings():  # tqdm.auto's notice in a notebook without ipywidgets
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from captum.metrics import infidelity as captum_infidelity
+    from captum.metrics import sensitivity_max
 
 #: Fractions of the 784 pixels deleted: fine steps first, where the curves differ.
 FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)

@@ -10,7 +10,8 @@ silently wrong:
 - DeepLift and Guided Backpropagation replace the backward pass of each ``nn.ReLU``
   module, so they need one module per activation: a reused module makes Captum raise,
   and a functional ``F.relu`` is silently treated as an ordinary function, giving wrong
-  attributions (:func:`check_relu_modules` catches both before they run).
+  attributions (:func:`~fmnist_edu.interpret.guards.check_relu_modules` catches both
+  before they run).
 
 Every attribution is of the model's *logit* for ``target`` (the models return logits).
 """
@@ -23,23 +24,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from captum.attr import (
-    DeepLift,
-    GuidedBackprop,
-    IntegratedGradients,
-    LayerAttribution,
-    LayerGradCam,
-    NoiseTunnel,
-    Occlusion,
-    Saliency,
-)
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
 from fmnist_edu.errors import ConfigError
+from fmnist_edu.interpret.guards import check_ready, check_relu_modules
 from fmnist_edu.models import IMAGE_SIDE
 from fmnist_edu.training import to_inputs
+
+with warnings.catch_warnings():  # tqdm.auto's notice in a notebook without ipywidgets
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from captum.attr import (
+        DeepLift,
+        GuidedBackprop,
+        IntegratedGradients,
+        LayerAttribution,
+        LayerGradCam,
+        NoiseTunnel,
+        Occlusion,
+        Saliency,
+    )
 
 #: The input that stands for "no garment": every pixel at the background value, 0.
 BASELINE = 0.0
@@ -95,7 +98,7 @@ METHODS: dict[str, Method] = {
         "Occlusion",
         Occlusion,
         True,
-        {"sliding_window_shapes": (1, 4, 4), "strides": (1, 3, 3), "perturbations_per_eval": 27},
+        {"sliding_window_shapes": (1, 4, 4), "strides": (1, 4, 4), "perturbations_per_eval": 49},
         citation="zeiler2014visualizing",
     ),
     "grad-cam": Method(
@@ -134,61 +137,6 @@ def last_conv(model: nn.Module) -> nn.Conv2d:
             f"Grad-CAM needs a convolution layer, and this {type(model).__name__} has none"
         )
     return convs[-1]
-
-
-class _ReluCalls(TorchFunctionMode):
-    """Counts every call of a ReLU function, through a module or not."""
-
-    FUNCTIONS = frozenset({F.relu, F.relu_, torch.relu, torch.relu_,
-                           torch.Tensor.relu, torch.Tensor.relu_})  # fmt: skip
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.calls += func in self.FUNCTIONS
-        return func(*args, **(kwargs or {}))
-
-
-def check_relu_modules(model: nn.Module, inputs: torch.Tensor) -> None:
-    """Check that every ReLU of ``model`` is its own ``nn.ReLU`` module, called once.
-
-    Runs one forward pass on ``inputs`` and counts the calls of each ``nn.ReLU`` module and
-    of ReLU functions. DeepLift and Guided Backpropagation need this: Captum raises for a
-    module used twice, and computes wrong attributions, without a word, for ``F.relu``.
-
-    Raises:
-        ConfigError: naming the module used more than once, or the number of ReLUs
-            applied outside modules.
-    """
-    counts: dict[str, int] = {}
-    hooks = [
-        module.register_forward_hook(
-            lambda m, i, o, name=name: counts.__setitem__(name, counts.get(name, 0) + 1)
-        )  # fmt: skip
-        for name, module in model.named_modules()
-        if isinstance(module, nn.ReLU)
-    ]
-    try:
-        with torch.no_grad(), _ReluCalls() as calls:
-            model(inputs[:1])
-    finally:
-        for hook in hooks:
-            hook.remove()
-    reused = sorted(name for name, n in counts.items() if n > 1)
-    if reused:
-        raise ConfigError(
-            f"the nn.ReLU module(s) {', '.join(reused)} run more than once per forward pass; "
-            "DeepLift and Guided Backprop need one nn.ReLU module per activation"
-        )
-    outside = calls.calls - sum(counts.values())
-    if outside > 0:
-        raise ConfigError(
-            f"{outside} ReLU(s) are applied as functions (F.relu or torch.relu), not as "
-            "nn.ReLU modules; DeepLift and Guided Backprop would treat them as ordinary "
-            "functions and give wrong attributions: use one nn.ReLU module per activation"
-        )
 
 
 def as_inputs(images: torch.Tensor) -> torch.Tensor:
@@ -269,12 +217,7 @@ def attribute(
             not one module each (see :func:`check_relu_modules`).
     """
     spec = get_method(method)
-    if torch.is_inference_mode_enabled():
-        raise ConfigError(
-            "attribution needs gradients: call attribute() outside torch.inference_mode()"
-        )
-    if model.training:
-        raise ConfigError("the model is in training mode (dropout is random): call model.eval()")
+    check_ready(model)
     inputs = as_inputs(images).detach()
     target = _targets(model, inputs, target)
     settings = dict(spec.options)
@@ -314,17 +257,22 @@ def attribute_all(
 
 @torch.no_grad()
 def completeness_gap(
-    model: nn.Module, images: torch.Tensor, target: torch.Tensor, maps: torch.Tensor
+    model: nn.Module,
+    images: torch.Tensor,
+    target: torch.Tensor,
+    maps: torch.Tensor,
+    baseline: float = BASELINE,
 ) -> torch.Tensor:
     """How far each map's sum is from ``f(x) - f(baseline)``, relative to it: ``[B]``.
 
     Integrated Gradients and DeepLift promise *completeness*: the attributions add up to
-    the change of the target's logit between the baseline (:data:`BASELINE`) and the
-    image. A gap of 0.01 means they add up to within 1 %.
+    the change of the target's logit between the baseline (an image with every pixel at
+    ``baseline``, the value the maps were computed with) and the image. A gap of 0.01 means
+    they add up to within 1 %.
     """
     inputs = as_inputs(images)
     target = torch.as_tensor(target).reshape(-1, 1)
-    change = model(inputs).gather(1, target) - model(torch.full_like(inputs, BASELINE)).gather(
+    change = model(inputs).gather(1, target) - model(torch.full_like(inputs, baseline)).gather(
         1, target
     )
     change = change.squeeze(1)

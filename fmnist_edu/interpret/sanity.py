@@ -73,11 +73,13 @@ def weighted_layers(model: nn.Module) -> list[str]:
 
 
 def randomised_cascade(model: nn.Module, seed: int = 0) -> Iterator[tuple[str, nn.Module]]:
-    """Yield ``("original", model)``, then one copy per layer with it and those above reset.
+    """Yield ``("original", model)``, then ``(layer, copy)`` as each layer is re-initialised.
 
-    Each step re-initialises one more layer (``reset_parameters``, PyTorch's own
-    initialisation), from the top of :func:`weighted_layers` down, drawing from a generator
-    seeded by ``seed``. ``model`` itself is never changed.
+    One copy of ``model`` is broken step by step: each step re-initialises one more layer
+    (``reset_parameters``, PyTorch's own initialisation), from the top of
+    :func:`weighted_layers` down, with a generator seeded by ``seed``, and yields the copy
+    with that layer and all those above it random. The copy changes in place, so use it
+    before asking for the next step. ``model`` itself is never changed.
     """
     yield ORIGINAL, model
     broken = copy.deepcopy(model).eval()
