@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from fmnist_edu import data, download, experiments, settings, summary
 from fmnist_edu.errors import FmnistEduError
@@ -86,6 +87,12 @@ def _add_experiment_options(p: argparse.ArgumentParser) -> None:
         help="'shift': move each training image by up to 2 pixels each way",
     )
     p.add_argument(
+        "--labels",
+        choices=list(experiments.LABELS),
+        default="true",
+        help="'shuffled': train on training labels permuted by the seed (learns nothing true)",
+    )
+    p.add_argument(
         "--permute",
         type=_whole_number,
         default=None,
@@ -102,7 +109,8 @@ def _add_experiment_options(p: argparse.ArgumentParser) -> None:
 def _experiment(args: argparse.Namespace) -> experiments.Experiment:
     """The experiment the options describe (the CNN's options are ignored for the MLP)."""
     options = {f: getattr(args, f) for f in experiments.CNN_FIELDS} if args.model == "cnn" else {}
-    for name in ("epochs", "seed", "batch_size", "lr", "limit", "augment", "permute", "relabel"):
+    for name in ("epochs", "seed", "batch_size", "lr", "limit", "augment", "labels", "permute",
+                 "relabel"):  # fmt: skip
         if hasattr(args, name):
             options[name] = getattr(args, name)
     return experiments.Experiment(model=args.model, hidden=args.hidden, **options)
@@ -278,6 +286,58 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction, common: argparse.Argume
     p.set_defaults(func=serve)
 
 
+def explain(args: argparse.Namespace) -> None:
+    """``explain``: draw one test image's attribution map into a PNG or SVG file."""
+    from fmnist_edu import interpret, plots_interpret  # Captum and matplotlib: slow imports
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise FmnistEduError(f"--out {out}: name a .png or .svg file")
+    if not out.parent.is_dir():
+        raise FmnistEduError(f"--out {out}: the folder {out.parent} does not exist")
+    interpret.get_method(args.method)  # an unknown name: the error lists the methods
+    experiment = _experiment(args)
+    if args.method == "grad-cam":
+        interpret.last_conv(experiment.build())  # refuse the MLP before training it
+    dataset = data.load(args.data_dir)
+    if not 0 <= args.index < len(dataset.test):
+        raise FmnistEduError(
+            f"--index {args.index}: the test split holds {len(dataset.test):,} images; "
+            f"choose 0 to {len(dataset.test) - 1:,}"
+        )
+    if args.target is not None and not 0 <= args.target < len(data.CLASS_NAMES):
+        raise FmnistEduError(f"--target {args.target}: choose a class from 0 to 9")
+    store = ResultStore()
+    result = experiments.cached(experiment, dataset, store)
+    if result is None:
+        store.check_writable()
+        print(f"training {experiment.label()} on {settings.default_device()} ...", flush=True)
+        result = experiments.run(experiment, dataset, store)
+    figure, line = plots_interpret.explain_test_image(
+        result.model(), dataset.test, args.index, args.method, args.target
+    )
+    out.write_bytes(figure.render(out.suffix.lower()[1:]))
+    print(f"{experiment.label()} (seed {experiment.seed}): {line}")
+    print(f"wrote {out}")
+
+
+def _add_explain_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("explain", parents=[common], help="draw an attribution map of a test image")
+    _add_experiment_options(p)
+    p.add_argument(
+        "--method",
+        default="saliency",
+        help="saliency, integrated-gradients, smoothgrad, occlusion, grad-cam, guided-backprop "
+        "or deeplift (see fmnist_edu.interpret.METHODS)",
+    )
+    p.add_argument("--index", type=_whole_number, default=0, help="which test image (from 0)")
+    p.add_argument(
+        "--target", type=_whole_number, default=None, help="class to explain (default: predicted)"
+    )
+    p.add_argument("--out", default="explanation.png", help="a .png or .svg file to write")
+    p.set_defaults(func=explain)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``fmnist-edu`` command."""
     parser = _Parser(prog="fmnist-edu", description=__doc__.splitlines()[0])
@@ -305,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
     _add_grid_parser(sub, common)
     _add_deploy_parsers(sub, common)
+    _add_explain_parser(sub, common)
     return parser
 
 
