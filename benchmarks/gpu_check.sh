@@ -34,9 +34,9 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, report the exit
   python -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda,
 "cuDNN", torch.backends.cudnn.version(), torch.cuda.get_device_name())'
   echo "data: $FMNIST_EDU_DATA"
-  step tests 110 python -m pytest tests/test_training.py tests/test_training_speed.py \
+  step tests 140 python -m pytest tests/test_training.py tests/test_training_speed.py \
     tests/test_experiments.py tests/test_transforms.py -q -x -p no:cacheprovider
-  step determinism 40 python benchmarks/determinism.py --device cuda
-  step bench 90 python benchmarks/bench_training.py --no-cpu --epochs 3 --json "$OUT/bench.json"
+  step determinism 35 python benchmarks/determinism.py --device cuda
+  step bench 70 python benchmarks/bench_training.py --no-cpu --epochs 3 --json "$OUT/bench.json"
   step profile 30 python benchmarks/bench_training.py --profile cuda
 } 2>&1 | tee "$OUT/gpu_check.log"
