@@ -116,21 +116,26 @@ def axis_offsets(axis: str, shifts: Sequence[int] = SHIFTS) -> list[tuple[int, i
 
 
 def shift_predictions(
-    models: Sequence[nn.Module], split: Split, offsets: Sequence[tuple[int, int]]
+    models: Sequence[nn.Module],
+    split: Split,
+    offsets: Sequence[tuple[int, int]],
+    batch_size: int = 256,
 ) -> torch.Tensor:
     """Each model's prediction for each shifted image: ``int64 [len(offsets), len(models), N]``.
 
     ``(predictions == split.labels)[o]`` is, for offset ``o``, what
     :func:`fmnist_edu.comparison.compare` takes (one row per seed); its mean over the last
     dimension gives the accuracies. The models are moved to the channels-last memory
-    format, in which the CPU runs their convolutions about twice as fast (same results).
+    format, in which the CPU runs their convolutions about twice as fast (same results),
+    and predict ``batch_size`` images at a time: on a CPU, batches of 256 take about half
+    the time of batches of 1,024, whose activations are allocated afresh for every batch.
     """
     for model in models:
         model.to(memory_format=torch.channels_last)
     rows = []
     for dy, dx in offsets:
         moved = shifted(split, dy, dx)
-        rows.append(torch.stack([predict(m, moved).cpu() for m in models]))
+        rows.append(torch.stack([predict(m, moved, batch_size).cpu() for m in models]))
     return torch.stack(rows)
 
 

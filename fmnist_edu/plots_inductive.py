@@ -13,12 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.colors import Normalize
 from matplotlib.patches import Rectangle
 
-from fmnist_edu.plots import IMAGE_CMAP, TEXT_WIDTH, BookFigure, _figure, _legend_above, _styled
+from fmnist_edu.plots import (
+    IMAGE_CMAP,
+    TEXT_WIDTH,
+    BookFigure,
+    _figure,
+    _legend_above,
+    _styled,
+    _text_colour,
+)
 
 SIGNED_CMAP = "PuOr_r"
 """Colour map of signed values: negative purple, zero white, positive orange."""
@@ -31,7 +40,7 @@ SIGNED_CONVENTION = (
 """One sentence for captions of figures with signed maps."""
 RESPONSE_CONVENTION = (
     "Responses after the ReLU are white at zero and darker orange where stronger, on one scale "
-    "per layer (dark orange is that layer's largest response in the figure)."
+    "per channel (dark orange is that channel's largest response in the figure)."
 )
 """One sentence for captions of figures with response maps."""
 
@@ -71,9 +80,12 @@ def convolution_example(
     fig.colorbar(shown, ax=axes[0], shrink=0.8, label="pixel value")
     norm = _symmetric(kernel)
     axes[1].imshow(kernel.numpy(), cmap=SIGNED_CMAP, norm=norm)
+    colours = matplotlib.colormaps[SIGNED_CMAP]
     for a in range(k):
         for b in range(k):
-            axes[1].text(b, a, f"{float(kernel[a, b]):g}", ha="center", va="center")
+            value = float(kernel[a, b])
+            axes[1].text(b, a, f"{value:g}", ha="center", va="center",
+                         color=_text_colour(colours(norm(value))))  # fmt: skip
     shown = axes[2].imshow(output.numpy(), cmap=SIGNED_CMAP, norm=_symmetric(output))
     fig.colorbar(shown, ax=axes[2], shrink=0.8, label="output value")
     i, j = mark
@@ -229,8 +241,9 @@ def feature_maps(
 
     Args:
         images: ``[R, H, W]`` in [0, 1].
-        layers: ``{layer: responses [R, C, h, w]}``, non-negative (after a ReLU), drawn on
-            one scale per layer.
+        layers: ``{layer: responses [R, C, h, w]}``, non-negative (after a ReLU), each
+            channel drawn on its own scale, from 0 to its largest value over the ``R`` images
+            (a weak channel would otherwise be a blank column).
         row_titles: one per image (e.g. its class).
         column_titles: ``{layer: one title per channel shown}``.
     """
@@ -244,8 +257,8 @@ def feature_maps(
         axes[r, 0].set_ylabel(row_titles[r], rotation=0, ha="right", va="center")
         c = 1
         for name, out in layers.items():
-            top = float(out.max()) or 1.0
             for k in range(out.shape[1]):
+                top = float(out[:, k].max()) or 1.0
                 axes[r, c].imshow(out[r, k].numpy(), cmap=RESPONSE_CMAP, vmin=0, vmax=top)
                 if r == 0:
                     axes[r, c].set_title(column_titles[name][k])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -84,3 +86,9 @@ def test_signed_maps_are_symmetric_about_zero(figures):
     low, high = kernel_image.get_clim()
     assert low == -high == -2.0
     assert pi.SIGNED_CMAP == "PuOr_r" and "purple" in pi.SIGNED_CONVENTION
+
+
+def test_the_chapter_captions_state_the_colour_conventions():
+    chapter = (Path(__file__).resolve().parent.parent / "book" / "inductive_bias.md").read_text()
+    for convention in (plots.IMAGE_CONVENTION, pi.SIGNED_CONVENTION, pi.RESPONSE_CONVENTION):
+        assert convention in chapter, convention[:40]
