@@ -191,9 +191,10 @@ def grid_table(args: argparse.Namespace) -> None:
     runs = plan.experiments([args.section])
     dataset = data.load(args.data_dir)
     limit = f", {plan.limit:,} training images" if plan.limit else ""
+    seeds, epochs = len(plan.seeds), plan.epochs
     print(
-        f"{args.section}: {len(designs)} designs x {len(plan.seeds)} seeds, {plan.epochs} "
-        f"epochs{limit}, {len(runs)} runs",
+        f"{args.section}: {len(designs)} designs x {seeds} seed{'s' * (seeds > 1)}, {epochs} "
+        f"epoch{'s' * (epochs > 1)}{limit}, {len(runs)} runs",
         flush=True,
     )
     results = grid.run_grid(

@@ -216,7 +216,7 @@ def test_the_grid_command_prints_the_table_and_writes_csv(
             "--data-dir", str(subset_dir)]  # fmt: skip
     assert main([*argv, "--workers", "2", "--threads", "1", "--csv", str(tmp_path / "s.csv")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "stride: 2 designs x 1 seeds, 1 epochs, 150 training images, 2 runs"
+    assert out[0] == "stride: 2 designs x 1 seed, 1 epoch, 150 training images, 2 runs"
     assert out[1] == "2 trained now, 0 from the results store"
     assert out[4].startswith("max-pool") and out[5].startswith("stride-2 conv")
     assert out[-1] == f"wrote {tmp_path / 's.csv'}"
