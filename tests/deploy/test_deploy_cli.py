@@ -12,8 +12,8 @@ import tarfile
 import time
 
 import pytest
-from conftest import expected_probabilities
 
+from deploy.conftest import expected_probabilities
 from fmnist_edu import data, experiments
 from fmnist_edu.cli import main
 from fmnist_edu.deploy import inference, local, payloads

@@ -13,9 +13,9 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from conftest import expected_probabilities
 from PIL import Image
 
+from deploy.conftest import expected_probabilities
 from fmnist_edu import models
 from fmnist_edu.deploy import archive, inference, payloads
 
