@@ -111,8 +111,11 @@ class Plan:
         return [dataclasses.replace(base, seed=s) for s in self.seeds]
 
     def designs(self, section_name: str) -> tuple[Design, ...]:
-        """The designs of a section that this plan runs."""
-        return tuple(d for d in section(section_name) if self.everything or not d.full_only)
+        """The designs of a section that this plan runs: without ``everything``, no
+        ``full_only`` design, nor a reference that only those were compared with."""
+        kept = [d for d in section(section_name) if self.everything or not d.full_only]
+        used = {d.reference for d in kept}
+        return tuple(d for d in kept if d.reference is not None or d.name in used)
 
     def experiments(self, sections: Iterable[str]) -> list[Experiment]:
         """Every run the sections need, each once, in order."""
