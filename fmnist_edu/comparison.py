@@ -117,10 +117,15 @@ def compare(
     )
 
 
+def _points(share: float) -> str:
+    """Format a share as signed percentage points with one decimal, never ``-0.0``."""
+    return f"{round(100 * share, 1) + 0.0:+.1f}"
+
+
 def verdict(c: Comparison, name_a: str, name_b: str) -> str:
     """Return one sentence stating what the comparison supports, for a chapter's prose."""
     interval = (
-        f"{c.confidence:.0%} interval {100 * c.low:+.1f} to {100 * c.high:+.1f} points, over "
+        f"{c.confidence:.0%} interval {_points(c.low)} to {_points(c.high)} points, over "
         f"seeds and {c.test_images:,} test images"
     )
     if c.within_noise:

@@ -97,3 +97,12 @@ def test_per_class_finds_where_each_model_loses():
     assert [c.test_images for c in by_class] == [1000, 1000, 1000]
     assert by_class[0].b_better and by_class[2].a_better
     assert by_class[1].within_noise and by_class[1].difference == 0
+
+
+def test_the_verdict_never_prints_minus_zero():
+    c = comparison.Comparison(
+        a=None, b=None, difference=0.0, low=-0.0004, high=0.02, test_images=100,
+        test_se=0.01, confidence=0.95,
+    )  # fmt: skip
+    text = comparison.verdict(c, "A", "B")
+    assert "+0.0 to +2.0 points" in text and "-0.0" not in text
