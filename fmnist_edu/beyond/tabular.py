@@ -109,9 +109,10 @@ class FeatureCNN(nn.Module):
             nn.Conv1d(channels, channels, kernel_size, padding=pad),
             nn.ReLU(),
         )  # [B, 1, F] -> [B, channels, F]
-        if head == "average":
-            pool: list[nn.Module] = [nn.AdaptiveAvgPool1d(1), nn.Flatten()]
-            self.head = nn.Sequential(*pool, nn.Linear(channels, classes))
+        if head == "average":  # [B, channels, F] -> [B, channels] -> [B, classes]
+            self.head = nn.Sequential(
+                nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(channels, classes)
+            )
         elif head == "dense":
             if features is None:
                 raise ConfigError("head='dense' needs the number of features")
@@ -146,19 +147,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         seed: seeds the initial weights.
     """
 
-    def __init__(
-        self,
-        model: str = "cnn",
-        head: str = "average",
-        steps: int = STEPS,
-        lr: float = 1e-2,
+    def __init__(  # scikit-learn's convention: store the arguments as they are
+        self, model: str = "cnn", head: str = "average", steps: int = STEPS, lr: float = 1e-2,
         seed: int = 0,
-    ) -> None:
-        self.model = model
-        self.head = head
-        self.steps = steps
-        self.lr = lr
-        self.seed = seed
+    ) -> None:  # fmt: skip
+        self.model, self.head, self.steps, self.lr, self.seed = model, head, steps, lr, seed
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> TorchClassifier:
         """Train a fresh model on rows ``x`` (``[N, F]``) and classes ``y``."""
@@ -206,9 +199,7 @@ def cv_correct(model: BaseEstimator, table: Table, order: np.ndarray) -> np.ndar
     Runs on one CPU thread.
     """
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=FOLD_SEED)
-    # One thread for the trees' OpenMP and for torch: on tables this small, more threads
-    # spend longer agreeing than computing.
-    with threadpool_limits(1), fitting.one_thread():
+    with threadpool_limits(1), fitting.one_thread():  # tiny tables: threads only wait
         predicted = cross_val_predict(model, table.x[:, order], table.y, cv=folds)
     return predicted == table.y
 
