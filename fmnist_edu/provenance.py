@@ -28,6 +28,14 @@ from fmnist_edu.errors import FmnistEduError
 FULL_TRAIN, FULL_TEST = 60_000, 10_000
 
 
+def _git(root: Path, *args: str) -> str:
+    """Run ``git ARGS`` in ``root`` and return its output, stripped."""
+    done = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
+    )
+    return done.stdout.strip()
+
+
 def git_commit() -> str:
     """Return the checkout's short commit hash, with ``+changes`` when the tree is dirty.
 
@@ -37,22 +45,8 @@ def git_commit() -> str:
     if root is None:
         return "not a git checkout"
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        head = _git(root, "rev-parse", "--short", "HEAD")
+        dirty = _git(root, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "not a git checkout"
     return head + ("+changes" if dirty else "")

@@ -13,7 +13,7 @@ import matplotlib
 import pytest
 import torch
 from conftest import ROOT, write_idx_folder
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from figure_checks import assert_legend_off_the_data
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
@@ -97,16 +97,7 @@ def test_style_is_applied_to_every_figure_even_when_the_global_style_differs(sub
 
 @pytest.mark.parametrize("name", ["class_balance", "per_class_bars", "learning_curves"])
 def test_legends_sit_off_the_data(figures, name):
-    fig = figures[name]
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    renderer = canvas.get_renderer()
-    (legend,) = fig.legends
-    box = legend.get_window_extent(renderer)
-    for ax in fig.axes:
-        assert not box.overlaps(ax.get_window_extent(renderer)), name
-        for artist in [*ax.patches, *ax.lines, *ax.collections]:
-            assert not box.overlaps(artist.get_window_extent(renderer)), (name, artist)
+    assert_legend_off_the_data(figures[name], name, artists=True)
 
 
 def test_seed_dots_at_the_same_score_do_not_hide_each_other():

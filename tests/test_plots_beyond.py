@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from figure_checks import assert_legend_off_the_data
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
@@ -45,14 +45,7 @@ def test_images_are_png_and_charts_are_svg(figures):
 
 @pytest.mark.parametrize("name", ["order_scores", "scores_with_lines"])
 def test_legends_sit_off_the_data(figures, name):
-    fig = figures[name]
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    renderer = canvas.get_renderer()
-    (legend,) = fig.legends
-    box = legend.get_window_extent(renderer)
-    for ax in fig.axes:
-        assert not box.overlaps(ax.get_window_extent(renderer)), name
+    assert_legend_off_the_data(figures[name], name)
 
 
 def test_the_orders_and_the_lines_are_drawn(figures):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from figure_checks import assert_legend_off_the_data
 from matplotlib.text import Text
 
 from fmnist_edu import plots
@@ -70,14 +70,7 @@ def test_maps_are_png_and_charts_are_svg(figures):
 
 @pytest.mark.parametrize("name", ["shift_curves", "sample_efficiency"])
 def test_legends_sit_off_the_data(figures, name):
-    fig = figures[name]
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    renderer = canvas.get_renderer()
-    (legend,) = fig.legends
-    box = legend.get_window_extent(renderer)
-    for ax in fig.axes:
-        assert not box.overlaps(ax.get_window_extent(renderer)), name
+    assert_legend_off_the_data(figures[name], name)
 
 
 def test_signed_maps_are_symmetric_about_zero(figures):
