@@ -149,17 +149,24 @@ def _report(result: experiments.Result) -> None:
     print(f"test accuracy: {result.test.accuracy:.4f} on {result.test_images:,} images")
 
 
-def train(args: argparse.Namespace) -> None:
-    """``train``: train one model, or load it from the results store."""
-    dataset = data.load(args.data_dir)
-    experiment = _experiment(args)
+def _stored_or_trained(
+    experiment: experiments.Experiment, dataset: data.FashionMNIST
+) -> experiments.Result:
+    """Load ``experiment`` from the store, else train it (checking the store first)."""
     store = ResultStore()
     result = experiments.cached(experiment, dataset, store)
     if result is None:
         store.check_writable()  # before training, not after
         print(f"training {experiment.label()} on {settings.default_device()} ...", flush=True)
         result = experiments.run(experiment, dataset, store)
-    _report(result)
+    return result
+
+
+def train(args: argparse.Namespace) -> None:
+    """``train``: train one model, or load it from the results store."""
+    dataset = data.load(args.data_dir)
+    experiment = _experiment(args)
+    _report(_stored_or_trained(experiment, dataset))
 
 
 def evaluate(args: argparse.Namespace) -> None:
@@ -240,12 +247,7 @@ def package(args: argparse.Namespace) -> None:
     if experiment.permute is not None:
         raise FmnistEduError("--permute: the archive's handler reads images unpermuted")
     dataset = data.load(args.data_dir)
-    store = ResultStore()
-    result = experiments.cached(experiment, dataset, store)
-    if result is None:
-        store.check_writable()
-        print(f"training {experiment.label()} on {settings.default_device()} ...", flush=True)
-        result = experiments.run(experiment, dataset, store)
+    result = _stored_or_trained(experiment, dataset)
     _report(result)
     path = archive.package(result.model(), args.out, archive.about(result), onnx=not args.no_onnx)
     print(f"wrote {path} ({path.stat().st_size:,} bytes):")
@@ -308,12 +310,7 @@ def explain(args: argparse.Namespace) -> None:
         )
     if args.target is not None and not 0 <= args.target < len(data.CLASS_NAMES):
         raise FmnistEduError(f"--target {args.target}: choose a class from 0 to 9")
-    store = ResultStore()
-    result = experiments.cached(experiment, dataset, store)
-    if result is None:
-        store.check_writable()
-        print(f"training {experiment.label()} on {settings.default_device()} ...", flush=True)
-        result = experiments.run(experiment, dataset, store)
+    result = _stored_or_trained(experiment, dataset)
     figure, line = plots_interpret.explain_test_image(
         result.model(), dataset.test, args.index, args.method, args.target
     )
