@@ -18,3 +18,19 @@ def assert_legend_off_the_data(fig: Figure, name: str, artists: bool = False) ->
         if artists:
             for artist in [*ax.patches, *ax.lines, *ax.collections]:
                 assert not box.overlaps(artist.get_window_extent(renderer)), (name, artist)
+
+
+def assert_column_wide_with_readable_text(figures: dict[str, Figure]) -> None:
+    """Fail unless every figure is a column-wide BookFigure with text of at least 9 pt."""
+    from matplotlib.text import Text
+
+    from fmnist_edu import plots
+
+    for name, fig in figures.items():
+        assert isinstance(fig, plots.BookFigure), name
+        assert abs(fig.get_figwidth() - plots.TEXT_WIDTH) < 1e-9, name
+        fig.draw_without_rendering()
+        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        assert texts, name
+        small = {t.get_text(): t.get_fontsize() for t in texts if t.get_fontsize() < 9}
+        assert not small, f"{name}: text under {plots.MIN_FONT_PT} pt: {small}"

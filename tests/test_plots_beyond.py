@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from figure_checks import assert_legend_off_the_data
+from figure_checks import assert_column_wide_with_readable_text, assert_legend_off_the_data
 from matplotlib.patches import Rectangle
-from matplotlib.text import Text
 
-from fmnist_edu import plots
 from fmnist_edu import plots_beyond as pb
 from fmnist_edu.beyond import longrange
 
@@ -27,14 +25,7 @@ def figures() -> dict:
 
 
 def test_every_figure_is_column_wide_with_readable_text(figures):
-    for name, fig in figures.items():
-        assert isinstance(fig, plots.BookFigure), name
-        assert fig.get_figwidth() == pytest.approx(plots.TEXT_WIDTH), name
-        fig.draw_without_rendering()
-        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-        assert texts, name
-        small = {t.get_text(): t.get_fontsize() for t in texts if t.get_fontsize() < 9}
-        assert not small, f"{name}: text under {plots.MIN_FONT_PT} pt: {small}"
+    assert_column_wide_with_readable_text(figures)
 
 
 def test_images_are_png_and_charts_are_svg(figures):
