@@ -47,6 +47,7 @@ class Comparison:
     test_images: int
     test_se: float  # binomial standard error of one accuracy near a's and b's, for the prose
     confidence: float
+    replicates: int = 2000  # bootstrap replicates behind the interval
 
     @property
     def a_better(self) -> bool:
@@ -114,6 +115,7 @@ def compare(
         test_images=n,
         test_se=(p * (1 - p) / n) ** 0.5,
         confidence=confidence,
+        replicates=replicates,
     )
 
 
