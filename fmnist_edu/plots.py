@@ -5,14 +5,16 @@ nothing is shown twice in a notebook and nothing leaks between figures.
 
 How the figures are sized and rendered (one policy for every figure):
 
-- **Width.** Every figure is :data:`TEXT_WIDTH` (6.5) inches wide, 624 CSS px, plus a
-  0.05 in margin. sphinx-book-theme's text column measured 624 to 816 px on desktop
-  windows from 960 to 1600 px wide (688 px at 1280), so an SVG figure is shown at its
-  natural size, or within 3% of it, and a font of *n* pt in the figure reads as *n* pt
-  on the page. A phone scales the whole column down; SVG stays sharp when zoomed.
-- **Text.** One style, :data:`STYLE`, applied to every figure by :func:`_styled`: 10 pt
+- **Width.** Every figure is at most :data:`TEXT_WIDTH` (6.0) inches wide, 576 CSS px
+  at its natural size, plus a 0.05 in margin: on a desktop (text column 624 to 816 px) an
+  SVG figure is shown at its natural size, so *n* pt in the figure reads as *n* pt.
+- **Phones.** A 390 px phone's text column is :data:`PHONE_COLUMN_PX` wide and scales a
+  wider figure down to it. Text must still be at least 9 CSS px there
+  (:func:`phone_text_px`), which at 6.0 in asks for 11.1 pt: hence the style's 12 pt, and
+  figures with many panels stack them (taller, fewer per row) rather than shrink the text.
+- **Text.** One style, :data:`STYLE`, applied to every figure by :func:`_styled`: 12 pt
   for labels, ticks, titles and legends; numbers written inside matrix cells may go down
-  to :data:`MIN_FONT_PT` (9 pt). Tests hold every figure to that minimum.
+  to :data:`MIN_FONT_PT`. Tests hold every figure to that minimum.
 - **Format.** Charts and matrices are SVG (vector: sharp at any zoom, text drawn as paths
   so it needs no font on the reader's machine). Figures that are mostly image pixels (the
   example grid, the mean images) are PNG at :data:`PNG_DPI` (200 dpi, twice the usual
@@ -43,15 +45,19 @@ from fmnist_edu.training import History
 SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Boot")  # fmt: skip
 
-TEXT_WIDTH = 6.5
-"""Width of every figure in inches (624 CSS px): fits the book's text column."""
+TEXT_WIDTH = 6.0
+"""Width of every figure in inches (576 CSS px at natural size): fits the text column."""
+PHONE_COLUMN_PX = 350
+"""Width of the text column, in CSS px, on a 390 px wide phone (the theme's margins)."""
+MIN_PHONE_TEXT_PX = 9.0
+"""No figure text may render smaller than this many CSS px on that phone."""
 PAD_INCHES = 0.05
 """Margin around a rendered figure."""
-MIN_FONT_PT = 9.0
-"""No text in a figure is smaller than this (at :data:`TEXT_WIDTH`, shown unscaled)."""
-FONT_PT = 10.0
+MIN_FONT_PT = 11.5
+"""No text in a figure is smaller than this: 9.3 CSS px on a phone at :data:`TEXT_WIDTH`."""
+FONT_PT = 12.0
 """Labels, ticks, titles and legends."""
-CELL_FONT_PT = 9.0
+CELL_FONT_PT = 11.5
 """Numbers written inside the cells of a 10 x 10 matrix."""
 PNG_DPI = 200
 """Resolution of the figures that are PNG (images): 2x a 100-dpi screen."""
@@ -96,6 +102,16 @@ CONFUSION_CONVENTION = (
 
 _DIAGONAL_FACE = "0.93"
 _DIAGONAL_HATCH = "0.72"
+
+
+def phone_text_px(font_pt: float, width_in: float = TEXT_WIDTH) -> float:
+    """CSS px of ``font_pt`` text in a figure ``width_in`` inches wide, on a 390 px phone.
+
+    A figure is shown at its natural size (96 CSS px per inch) or scaled down to the
+    phone's text column (:data:`PHONE_COLUMN_PX`), whichever is smaller.
+    """
+    scale = min(1.0, PHONE_COLUMN_PX / (96 * width_in))
+    return font_pt * 96 / 72 * scale
 
 
 class BookFigure(Figure):

@@ -21,7 +21,8 @@ def assert_legend_off_the_data(fig: Figure, name: str, artists: bool = False) ->
 
 
 def assert_column_wide_with_readable_text(figures: dict[str, Figure]) -> None:
-    """Fail unless every figure is a column-wide BookFigure with text of at least 9 pt."""
+    """Fail unless every figure is a column-wide BookFigure whose text stays readable on a
+    390 px phone (at least ``plots.MIN_PHONE_TEXT_PX`` CSS px once scaled to its column)."""
     from matplotlib.text import Text
 
     from fmnist_edu import plots
@@ -32,5 +33,10 @@ def assert_column_wide_with_readable_text(figures: dict[str, Figure]) -> None:
         fig.draw_without_rendering()
         texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
         assert texts, name
-        small = {t.get_text(): t.get_fontsize() for t in texts if t.get_fontsize() < 9}
-        assert not small, f"{name}: text under {plots.MIN_FONT_PT} pt: {small}"
+        width = fig.get_figwidth()
+        small = {
+            t.get_text(): t.get_fontsize()
+            for t in texts
+            if plots.phone_text_px(t.get_fontsize(), width) < plots.MIN_PHONE_TEXT_PX
+        }
+        assert not small, f"{name}: text under {plots.MIN_PHONE_TEXT_PX} CSS px on a phone: {small}"

@@ -41,10 +41,10 @@ def test_stacked_3x3_see_what_one_large_kernel_sees(n, k):
 
 def test_stacked_layers_are_named_like_vgg_and_ordered():
     names = [n for n, _ in models.CNN(convs_per_block=2).features.named_children()]
-    assert names == ["conv1_1", "relu1_1", "conv1_2", "pool1", "relu1_2",
-                     "conv2_1", "relu2_1", "conv2_2", "pool2", "relu2_2"]  # fmt: skip
+    assert names == ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1",
+                     "conv2_1", "relu2_1", "conv2_2", "relu2_2", "pool2"]  # fmt: skip
     # One conv per block keeps the names other chapters and stored weights use.
-    assert [n for n, _ in models.CNN().features.named_children()][:3] == ["conv1", "pool1", "relu1"]
+    assert [n for n, _ in models.CNN().features.named_children()][:3] == ["conv1", "relu1", "pool1"]
 
 
 def test_stride_downsampling_keeps_parameters_and_cuts_macs_by_four():
