@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from fmnist_edu import registry
 from fmnist_edu.errors import ConfigError
+from fmnist_edu.registry import register  # noqa: F401  (models.register: bring your own model)
 
 IMAGE_SIDE = 28
 NUM_CLASSES = 10
@@ -265,7 +267,8 @@ class CNN(nn.Module):
 def build_model(name: str, **options: object) -> nn.Module:
     """Build ``"mlp"`` or ``"cnn"`` with ``options`` for :class:`MLP` or :class:`CNN`.
 
-    The MLP takes only ``hidden`` (its widths); the CNN takes any of its arguments.
+    The MLP takes only ``hidden`` (its widths); the CNN takes any of its arguments. Any
+    other name is a model registered with :func:`register`, built with no options.
     """
     if name == "mlp":
         unknown = sorted(set(options) - {"hidden"})
@@ -274,7 +277,11 @@ def build_model(name: str, **options: object) -> nn.Module:
         return MLP(**options)  # type: ignore[arg-type]
     if name == "cnn":
         return CNN(**options)  # type: ignore[arg-type]
-    raise ConfigError(f"model={name!r}: choose 'mlp' or 'cnn'")
+    builder = registry.lookup(name)
+    if options:
+        raise ConfigError(f"model {name!r} is built by its own builder; it takes no options, "
+                          f"got {', '.join(sorted(options))}")  # fmt: skip
+    return builder()
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -38,7 +38,10 @@ _CODE_FILES = (
     "training.py",
     "transforms.py",
     "permutation.py",
-    "experiments.py",
+    "registry.py",
+    "experiments/config.py",
+    "experiments/stored.py",
+    "experiments/runner.py",
 )
 DAMAGED = "damaged"
 

@@ -52,9 +52,15 @@ def summarize(model: nn.Module, side: int = IMAGE_SIDE) -> list[LayerInfo]:
                 k, s = _pair(module.kernel_size), _pair(module.stride)
                 per_output = module.in_channels // module.groups * k * k
                 macs = output[0].numel() * per_output
-                field, jump = field + (k - 1) * jump, jump * s
+                span = _pair(module.dilation) * (k - 1) + 1  # a dilated kernel's extent
+                field, jump = field + (span - 1) * jump, jump * s
             elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
-                k, s = _pair(module.kernel_size), _pair(module.stride)
+                k, s = _pair(module.kernel_size), _pair(module.stride or module.kernel_size)
+                field, jump = field + (k - 1) * jump, jump * s
+            elif isinstance(module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
+                n_in, n_out = inputs[0].shape[-1], output.shape[-1]
+                k = -(-n_in // n_out)  # PyTorch's widest window: ceil(n_in / n_out)
+                s = max(n_in // n_out, 1)
                 field, jump = field + (k - 1) * jump, jump * s
             elif isinstance(module, nn.Flatten):
                 field = side
@@ -93,18 +99,19 @@ def summarize(model: nn.Module, side: int = IMAGE_SIDE) -> list[LayerInfo]:
 def format_table(rows: list[LayerInfo]) -> str:
     """Render a summary as a plain-text table with a total line."""
     w = max([len(r.name) for r in rows] + [5]) + 2
-    header = f"{'layer':<{w}}{'kind':<10}{'output shape':>16}{'params':>12}{'MACs':>14}{'RF':>5}"
+    k = max([len(r.kind) for r in rows] + [4]) + 2  # AdaptiveAvgPool2d is 17 letters
+    header = f"{'layer':<{w}}{'kind':<{k}}{'output shape':>16}{'params':>12}{'MACs':>14}{'RF':>5}"
     lines = [header, "-" * len(header)]
     for r in rows:
         shape = "x".join(str(d) for d in r.output_shape)
         lines.append(
-            f"{r.name:<{w}}{r.kind:<10}{shape:>16}{r.parameters:>12,}{r.macs:>14,}"
+            f"{r.name:<{w}}{r.kind:<{k}}{shape:>16}{r.parameters:>12,}{r.macs:>14,}"
             f"{r.receptive_field:>5}"
         )
     lines.append("-" * len(header))
     total_p = sum(r.parameters for r in rows)
     total_m = sum(r.macs for r in rows)
-    lines.append(f"{'total':<{w + 10}}{'':>16}{total_p:>12,}{total_m:>14,}")
+    lines.append(f"{'total':<{w + k}}{'':>16}{total_p:>12,}{total_m:>14,}")
     return "\n".join(lines)
 
 

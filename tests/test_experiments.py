@@ -178,7 +178,7 @@ def test_an_unwritable_store_fails_before_training(subset, tmp_path, monkeypatch
     def no_training(*args, **kwargs):
         raise AssertionError("trained although the store cannot hold the result")
 
-    monkeypatch.setattr(experiments, "train", no_training)
+    monkeypatch.setattr(experiments.runner, "train", no_training)
     with pytest.raises(StoreError, match=f"{blocker}.*{settings.CACHE_ENV}"):
         experiments.run(QUICK, subset, progress=False)
 

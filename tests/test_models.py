@@ -112,7 +112,7 @@ def test_mlp_rejects_widths_that_are_not_positive_integers(hidden):
 
 
 def test_build_model_rejects_unknown_names_and_options():
-    with pytest.raises(ConfigError, match="choose 'mlp' or 'cnn'"):
+    with pytest.raises(ConfigError, match="not a known model"):
         models.build_model("resnet")
     with pytest.raises(ConfigError, match="takes no CNN options"):
         models.build_model("mlp", kernel_size=5)
