@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fmnist_edu import data, download, experiments, settings, summary
+from fmnist_edu import data, download, experiments, optional, settings, summary
 from fmnist_edu.errors import FmnistEduError
 from fmnist_edu.store import ResultStore
 from fmnist_edu.training import AUGMENTATIONS
@@ -382,6 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         dispatch(args)
     except FmnistEduError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ImportError as exc:  # an optional dependency: name the extra that brings it
+        top = (exc.name or "").split(".")[0]
+        if top not in optional.EXTRA_OF:
+            raise
+        print(f"error: {optional.message(top, f'fmnist-edu {args.command}')}", file=sys.stderr)
         return 1
     except OSError as exc:  # e.g. a data folder that cannot be read
         print(f"error: {exc}", file=sys.stderr)
