@@ -194,6 +194,9 @@ def _run_on_dask(
         with tqdm(total=len(futures), desc="runs", disable=disable, leave=False) as bar:
             for future in as_completed(futures):
                 result = future.result()  # re-raises the worker's error here
+                # Keyed by the experiment sent, not its round trip: a builder of the user's
+                # own comes back as a copy whose source inspect may no longer find.
+                result.experiment = missing[futures[future]]
                 done[futures[future]] = result
                 exp_module.save(result, dataset, store)  # as each arrives: nothing is lost
                 bar.update()

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import inspect
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -83,6 +86,34 @@ def lookup(name: str) -> Builder:
             f"model={name!r}: not a known model (known: {known}); register your own with "
             "fmnist_edu.models.register(name, builder)"
         ) from None
+
+
+def from_file(path: str | os.PathLike, function: str = "build", name: str | None = None) -> str:
+    """Load the builder ``function`` from a Python file, register it, and return its name.
+
+    For a course: each student hands in a file (``alice.py``) defining ``build()``; the
+    model is registered under ``name`` (default: the file's stem, ``"alice"``), ready for
+    ``Experiment(model="alice")`` and :func:`fmnist_edu.grid.run_grid`. The file is
+    executed as a module: load only files you would run yourself.
+
+    Raises:
+        ConfigError: naming the file when it cannot be read or run, or lacks ``function``.
+    """
+    path = Path(path)
+    name = name or path.stem
+    spec = importlib.util.spec_from_file_location(f"fmnist_edu_user_{name}", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise ConfigError(f"{path}: not a Python file that can be loaded")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the student's code: report it in one line
+        raise ConfigError(f"{path}: running it failed: {type(exc).__name__}: {exc}") from None
+    builder = getattr(module, function, None)
+    if not callable(builder):
+        raise ConfigError(f"{path}: defines no function {function}() that builds the model")
+    register(name, builder, replace=True)
+    return name
 
 
 def name_of(builder: Builder) -> str:

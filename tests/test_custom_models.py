@@ -162,3 +162,18 @@ def test_summary_columns_align_for_long_layer_kinds():
     }
     assert len({len(line) for line in [lines[0], *rows]}) == 1  # every row as wide as the header
     assert ends  # the kinds were found
+
+
+def test_a_students_file_is_registered_under_its_name(tmp_path):
+    (tmp_path / "alice.py").write_text(
+        "from torch import nn\n\n\ndef build():\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))\n"
+    )
+    assert registry.from_file(tmp_path / "alice.py") == "alice"
+    assert Experiment(model="alice", epochs=1).build()[1].out_features == 10
+    (tmp_path / "bob.py").write_text("x = 1\n")
+    with pytest.raises(ConfigError, match=r"bob.py: defines no function build\(\)"):
+        registry.from_file(tmp_path / "bob.py")
+    (tmp_path / "carol.py").write_text("raise ValueError('oops')\n")
+    with pytest.raises(ConfigError, match="carol.py: running it failed: ValueError: oops"):
+        registry.from_file(tmp_path / "carol.py")
