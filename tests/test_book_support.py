@@ -13,7 +13,11 @@ import matplotlib
 import pytest
 import torch
 from conftest import ROOT, write_idx_folder
-from figure_checks import assert_legend_off_the_data
+from figure_checks import (
+    assert_column_wide_with_readable_text,
+    assert_legend_off_the_data,
+    rendered_width_inches,
+)
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
@@ -59,16 +63,22 @@ def _texts(fig: Figure) -> list[Text]:
 
 
 def test_every_figure_is_column_wide_with_readable_text(figures):
-    for name, fig in figures.items():
-        assert isinstance(fig, plots.BookFigure), name
-        # Shown unscaled in the text column, so figure points are page points.
-        assert fig.get_figwidth() == pytest.approx(plots.TEXT_WIDTH), name
-        fig.draw_without_rendering()
-        texts = _texts(fig)
-        assert texts, name
-        small = {t.get_text(): t.get_fontsize() for t in texts if t.get_fontsize() < 9}
-        assert not small, f"{name}: text under {plots.MIN_FONT_PT} pt: {small}"
-        assert plots.MIN_FONT_PT >= 9
+    # Measured on the figure as rendered (cropped), scaled to a 390 px phone's column.
+    assert_column_wide_with_readable_text(figures)
+    assert plots.phone_text_px(plots.MIN_FONT_PT) >= plots.MIN_PHONE_TEXT_PX
+
+
+def test_the_phone_check_catches_small_text_and_text_that_widens_the_figure():
+    small = plots._figure(2.0)
+    small.subplots().set_xlabel("tiny", fontsize=8)
+    with pytest.raises(AssertionError, match="CSS px on a phone"):
+        assert_column_wide_with_readable_text({"small": small})
+    spilled = plots._figure(2.0)
+    ax = spilled.subplots()
+    ax.text(-0.6, 0.5, "a label placed far left of the axes", transform=ax.transAxes)
+    assert rendered_width_inches(spilled) > plots.TEXT_WIDTH + 0.3
+    with pytest.raises(AssertionError):
+        assert_column_wide_with_readable_text({"spilled": spilled})
 
 
 def test_images_are_png_at_high_resolution_and_charts_are_svg(figures):
