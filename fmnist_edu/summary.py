@@ -108,18 +108,33 @@ def format_table(rows: list[LayerInfo]) -> str:
     return "\n".join(lines)
 
 
+#: Headers of :func:`markdown_table`, short so that the five columns fit a phone's column.
+MARKDOWN_HEADERS = ("layer", "output", "params", "MACs", "RF")
+
+
+def _short_names(rows: list[LayerInfo]) -> list[str]:
+    """Each layer's last name part (``conv1`` for ``features.conv1``) when those are unique."""
+    short = [r.name.rsplit(".", 1)[-1] for r in rows]
+    return short if len(set(short)) == len(short) else [r.name for r in rows]
+
+
 def markdown_table(rows: list[LayerInfo]) -> str:
-    """Render a summary as a Markdown table (for a chapter), with a total row."""
+    """Render a summary as a compact Markdown table (for a chapter), with a total row.
+
+    Five short columns, so that the parameters and MACs stay visible on a 390 px phone:
+    the layer's name (its last part, e.g. ``conv1``, which also says its kind), the
+    output shape, parameters, MACs per image and the receptive field's side (``RF``, in
+    pixels). The chapter explains the abbreviations.
+    """
     lines = [
-        "| layer | kind | output shape | parameters | MACs per image | receptive field |",
-        "|---|---|---:|---:|---:|---:|",
+        "| " + " | ".join(MARKDOWN_HEADERS) + " |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for r in rows:
+    for r, name in zip(rows, _short_names(rows), strict=True):
         shape = "×".join(str(d) for d in r.output_shape)
         lines.append(
-            f"| `{r.name}` | {r.kind} | {shape} | {r.parameters:,} | {r.macs:,} | "
-            f"{r.receptive_field}×{r.receptive_field} |"
+            f"| `{name}` | {shape} | {r.parameters:,} | {r.macs:,} | {r.receptive_field} |"
         )
     total_p, total_m = sum(r.parameters for r in rows), sum(r.macs for r in rows)
-    lines.append(f"| **total** | | | **{total_p:,}** | **{total_m:,}** | |")
+    lines.append(f"| **total** | | **{total_p:,}** | **{total_m:,}** | |")
     return "\n".join(lines)

@@ -181,8 +181,26 @@ def test_markdown_table_matches_the_summary():
     table = summary.markdown_table(rows)
     lines = table.splitlines()
     assert len(lines) == 2 + len(rows) + 1
-    assert "| `features.conv1` | Conv2d | 32×28×28 | 320 | 225,792 | 3×3 |" in lines
-    assert lines[-1].startswith("| **total** | | | **421,642** |")
+    assert "| `conv1` | 32×28×28 | 320 | 225,792 | 3 |" in lines
+    assert "| `pool2` | 64×7×7 | 0 | 0 | 10 |" in lines
+    assert lines[-1].startswith("| **total** | | **421,642** |")
+
+
+@pytest.mark.parametrize("model", [models.MLP(), models.CNN(), models.MLP(hidden=(4096, 4096))])
+def test_layer_tables_fit_a_phone(model):
+    # A 390 px phone's column (~350 CSS px) holds about 40 characters of table text: the
+    # parameter and MAC columns must not be pushed off screen by long names or extra columns.
+    for line in summary.markdown_table(summary.summarize(model)).splitlines()[2:]:
+        cells = [c.strip(" *`") for c in line.strip("|").split("|")]
+        assert len(cells) == 5, line
+        assert sum(len(c) for c in cells) <= 40, line
+
+
+def test_layer_tables_keep_full_names_when_the_short_ones_repeat():
+    nn = torch.nn
+    model = nn.Sequential(nn.Sequential(nn.Flatten(), nn.Linear(784, 4)), nn.Linear(4, 2))
+    names = summary._short_names(summary.summarize(model))
+    assert names == ["0.0", "0.1", "1"]  # "0", "1", "1" would name two layers alike
 
 
 def test_provenance_box_states_what_produced_the_numbers(subset):
