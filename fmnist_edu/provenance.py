@@ -115,8 +115,8 @@ def extent_sentence(dataset: FashionMNIST) -> str:
         return (
             f"{read}: the first records of the official files, a prefix rather than a "
             f"stratified sample (both files start with the official labels, and {spread}, "
-            "where a stratified sample of the release, which has 6,000 of each, would differ "
-            "by at most one)."
+            f"where a stratified sample of the release, which has {FULL_TRAIN // 10:,} of "
+            "each, would differ by at most one)."
         )
     if e.balanced:
         return f"{read}, a sample with the release's class balance ({spread})."
