@@ -154,18 +154,20 @@ def _winner(c: Comparison, a: str, b: str) -> str:
     return f"{a} better" if c.a_better else f"{b} better" if c.b_better else "within noise"
 
 
-def comparison_table(rows: Sequence[tuple[str, Comparison]], a: str, b: str) -> str:
+def comparison_table(
+    rows: Sequence[tuple[str, Comparison]], a: str, b: str, label: str = ""
+) -> str:
     """A compact Markdown table of comparisons ``a`` minus ``b``, one row per ``(name, c)``.
 
-    Columns: the row's name, the difference of mean accuracies and its bootstrap interval
-    (percentage points), and the verdict: ``"<a> better"`` or ``"<b> better"`` when the
-    interval excludes zero, else ``"within noise"``.
+    Columns: the row's name (headed ``label``), the difference of mean accuracies and its
+    bootstrap interval (percentage points), and the verdict: ``"<a> better"`` or
+    ``"<b> better"`` when the interval excludes zero, else ``"within noise"``.
     """
     if not rows:
         raise ValueError("comparison_table needs at least one comparison")
     confidence = f"{rows[0][1].confidence:.0%}"
     lines = [
-        f"| | {a} − {b}, points | {confidence} interval | verdict |",
+        f"| {label} | {a} − {b}, points | {confidence} interval | verdict |",
         "|---|---:|---:|---|",
     ]
     for name, c in rows:

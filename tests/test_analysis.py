@@ -125,7 +125,9 @@ def test_comparison_table_names_the_winner_only_beyond_noise():
         [("all", ahead), ("tie", tie), ("back", comparison.compare(half, good))], "CNN", "MLP"
     )
     lines = table.splitlines()
-    assert lines[0] == "| | CNN − MLP, points | 95% interval | verdict |"
+    assert lines[0] == "|  | CNN − MLP, points | 95% interval | verdict |"
+    labelled = analysis.comparison_table([("all", ahead)], "CNN", "MLP", label="class")
+    assert labelled.startswith("| class | CNN − MLP, points | 95% interval |")
     assert lines[2].startswith("| all | +50.0 | ") and lines[2].endswith("| CNN better |")
     assert lines[3].startswith("| tie | +0.0 | ") and lines[3].endswith("| within noise |")
     assert lines[4].endswith("| MLP better |") and "-50.0" in lines[4]
