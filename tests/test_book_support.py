@@ -131,7 +131,8 @@ def test_confusion_matrix_shows_row_percentages_scaled_by_the_mix_ups():
     assert plots.row_percentages([[0] * 10] * 10).sum() == 0  # no images, no division by zero
     fig = plots.confusion_matrix(counts)
     ax, bar = fig.axes
-    assert bar.get_ylabel() == plots.CONFUSION_LABEL
+    assert bar.get_xlabel() == plots.CONFUSION_LABEL  # a horizontal bar above the matrix
+    assert bar.get_position().y0 > ax.get_position().y1
     assert "all seeds" in plots.CONFUSION_LABEL and "%" in plots.CONFUSION_LABEL
     (image,) = ax.images
     shown = image.get_array()
