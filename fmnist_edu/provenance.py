@@ -114,9 +114,9 @@ def extent_sentence(dataset: FashionMNIST) -> str:
     if e.prefix and not e.balanced:
         return (
             f"{read}: the first records of the official files, a prefix rather than a "
-            f"stratified sample (both files start with the official labels, and {spread}, "
+            f"stratified sample. Both files begin with the release's first labels, and {spread}, "
             f"where a stratified sample of the release, which has {FULL_TRAIN // 10:,} of "
-            "each, would differ by at most one)."
+            "each class, would differ by at most one."
         )
     if e.balanced:
         return f"{read}, a sample with the release's class balance ({spread})."
