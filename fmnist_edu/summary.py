@@ -108,8 +108,13 @@ def format_table(rows: list[LayerInfo]) -> str:
     return "\n".join(lines)
 
 
-#: Headers of :func:`markdown_table`, short so that the five columns fit a phone's column.
-MARKDOWN_HEADERS = ("layer", "output", "params", "MACs", "RF")
+#: The columns :func:`markdown_table` can show: short header -> cell of a row.
+MARKDOWN_COLUMNS = {
+    "output": lambda r: "×".join(str(d) for d in r.output_shape),
+    "params": lambda r: f"{r.parameters:,}",
+    "MACs": lambda r: f"{r.macs:,}",
+    "RF": lambda r: f"{r.receptive_field}",
+}
 
 
 def _short_names(rows: list[LayerInfo]) -> list[str]:
@@ -118,23 +123,33 @@ def _short_names(rows: list[LayerInfo]) -> list[str]:
     return short if len(set(short)) == len(short) else [r.name for r in rows]
 
 
-def markdown_table(rows: list[LayerInfo]) -> str:
-    """Render a summary as a compact Markdown table (for a chapter), with a total row.
+def markdown_table(
+    rows: list[LayerInfo],
+    columns: tuple[str, ...] = ("params", "MACs"),
+    kinds: tuple[str, ...] | None = None,
+) -> str:
+    """Render a summary as a compact Markdown table (for a chapter).
 
-    Five short columns, so that the parameters and MACs stay visible on a 390 px phone:
-    the layer's name (its last part, e.g. ``conv1``, which also says its kind), the
-    output shape, parameters, MACs per image and the receptive field's side (``RF``, in
-    pixels). The chapter explains the abbreviations.
+    The first column is the layer's name (its last part, e.g. ``conv1``, which also says
+    its kind); ``columns`` picks the others from :data:`MARKDOWN_COLUMNS`: ``"output"``
+    (the output shape), ``"params"``, ``"MACs"`` (per image) and ``"RF"`` (the receptive
+    field's side, in pixels). Few, short columns keep the numbers visible on a 390 px
+    phone; the chapter explains the abbreviations. ``kinds`` keeps only layers of those
+    kinds (e.g. ``("Conv2d", "MaxPool2d")``). A total row sums parameters and MACs when
+    the table shows them and lists every layer.
     """
-    lines = [
-        "| " + " | ".join(MARKDOWN_HEADERS) + " |",
-        "|---|---:|---:|---:|---:|",
+    unknown = [c for c in columns if c not in MARKDOWN_COLUMNS]
+    if unknown or not columns:
+        raise ValueError(f"columns={columns}: choose from {', '.join(MARKDOWN_COLUMNS)}")
+    shown = [(r, n) for r, n in zip(rows, _short_names(rows), strict=True)
+             if kinds is None or r.kind in kinds]  # fmt: skip
+    lines = ["| layer | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    lines += [
+        f"| `{name}` | " + " | ".join(MARKDOWN_COLUMNS[c](r) for c in columns) + " |"
+        for r, name in shown
     ]
-    for r, name in zip(rows, _short_names(rows), strict=True):
-        shape = "×".join(str(d) for d in r.output_shape)
-        lines.append(
-            f"| `{name}` | {shape} | {r.parameters:,} | {r.macs:,} | {r.receptive_field} |"
-        )
-    total_p, total_m = sum(r.parameters for r in rows), sum(r.macs for r in rows)
-    lines.append(f"| **total** | | **{total_p:,}** | **{total_m:,}** | |")
+    totals = {"params": sum(r.parameters for r in rows), "MACs": sum(r.macs for r in rows)}
+    if kinds is None and set(columns) & set(totals):
+        cells = [f"**{totals[c]:,}**" if c in totals else "" for c in columns]
+        lines.append("| **total** | " + " | ".join(cells) + " |")
     return "\n".join(lines)
