@@ -1,4 +1,5 @@
-"""Numbers the chapters report: dataset statistics, class similarity, confusion totals.
+"""Numbers the chapters report: dataset statistics, class similarity, confusion totals,
+a parameter-matched MLP, how the learning curves end, and tables of comparisons.
 
 Each function returns plain data (floats, lists, small dataclasses) so that a chapter
 can glue it into prose, plot it, or check a claim against it.
@@ -11,8 +12,12 @@ from dataclasses import dataclass
 
 import torch
 
+from fmnist_edu import models
+from fmnist_edu.comparison import Comparison
 from fmnist_edu.data import CLASS_NAMES, Split
-from fmnist_edu.training import Evaluation
+from fmnist_edu.design import signed
+from fmnist_edu.experiments import MAX_WIDTH
+from fmnist_edu.training import Evaluation, History
 
 
 def class_mean_images(split: Split) -> torch.Tensor:
@@ -101,3 +106,71 @@ def mix_up_rates(confusion: Sequence[Sequence[float]]) -> torch.Tensor:
     totals = m.sum(1)
     rates = (m + m.T) / (totals[:, None] + totals[None, :]).clamp(min=1)
     return rates.fill_diagonal_(0)
+
+
+def mlp_parameters(hidden: Sequence[int]) -> int:
+    """Parameters of :class:`fmnist_edu.models.MLP` with these hidden widths (weights + biases)."""
+    widths = [models.IMAGE_SIDE**2, *hidden, models.NUM_CLASSES]
+    return sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+
+
+def matched_mlp_hidden(target: int, shape: Sequence[int] = models.MLP_HIDDEN) -> tuple[int, ...]:
+    """Hidden widths in the proportions of ``shape`` whose MLP has about ``target`` parameters.
+
+    The default keeps the baseline's 2:1 funnel (128, 64) and widens it until its
+    parameter count is as close as possible to ``target`` (e.g. the CNN's), so that a
+    comparison with the CNN holds the number of parameters fixed.
+    """
+    ratios = [w / shape[0] for w in shape]
+
+    def widths(first: int) -> tuple[int, ...]:
+        return tuple(max(1, round(first * r)) for r in ratios)
+
+    best = min(range(1, MAX_WIDTH + 1), key=lambda w: abs(mlp_parameters(widths(w)) - target))
+    return widths(best)
+
+
+@dataclass(frozen=True)
+class CurveEnd:
+    """How a metric moved over the last epoch, mean over seeds (last minus the one before)."""
+
+    last: float  # mean over seeds at the last epoch
+    change: float  # mean over seeds of (last epoch - previous epoch)
+
+
+def curve_end(histories: Sequence[History], column: str) -> CurveEnd:
+    """Where ``column`` (``"loss"``, ``"val_accuracy"``...) ends, and its last step.
+
+    Needs at least two epochs. A falling training loss (``change < 0``) means that the
+    model was still fitting its training images when training stopped.
+    """
+    values = torch.tensor([h.column(column) for h in histories], dtype=torch.float64)
+    if values.ndim != 2 or values.shape[1] < 2:
+        raise ValueError(f"curve_end needs at least two epochs of {column!r}")
+    return CurveEnd(float(values[:, -1].mean()), float((values[:, -1] - values[:, -2]).mean()))
+
+
+def _winner(c: Comparison, a: str, b: str) -> str:
+    return f"{a} better" if c.a_better else f"{b} better" if c.b_better else "within noise"
+
+
+def comparison_table(
+    rows: Sequence[tuple[str, Comparison]], a: str, b: str, label: str = ""
+) -> str:
+    """A compact Markdown table of comparisons ``a`` minus ``b``, one row per ``(name, c)``.
+
+    Columns: the row's name (headed ``label``), the difference of mean accuracies and its
+    bootstrap interval (percentage points), and the verdict: ``"<a> better"`` or
+    ``"<b> better"`` when the interval excludes zero, else ``"within noise"``.
+    """
+    if not rows:
+        raise ValueError("comparison_table needs at least one comparison")
+    confidence = f"{rows[0][1].confidence:.0%}"
+    lines = [
+        f"| {label} | {a} − {b}, points | {confidence} interval | verdict |",
+        "|---|---:|---:|---|",
+    ]
+    for name, c in rows:
+        interval = f"{signed(100 * c.low)} to {signed(100 * c.high)}"
+        lines.append(f"| {name} | {signed(100 * c.difference)} | {interval} | {_winner(c, a, b)} |")
+    return "\n".join(lines)

@@ -5,16 +5,18 @@ nothing is shown twice in a notebook and nothing leaks between figures.
 
 How the figures are sized and rendered (one policy for every figure):
 
-- **Width.** Every figure is at most :data:`TEXT_WIDTH` (6.0) inches wide, 576 CSS px
-  at its natural size, plus a 0.05 in margin: on a desktop (text column 624 to 816 px) an
-  SVG figure is shown at its natural size, so *n* pt in the figure reads as *n* pt.
-- **Phones.** A 390 px phone's text column is :data:`PHONE_COLUMN_PX` wide and scales a
-  wider figure down to it. Text must still be at least 9 CSS px there
-  (:func:`phone_text_px`), which at 6.0 in asks for 11.1 pt: hence the style's 12 pt, and
-  figures with many panels stack them (taller, fewer per row) rather than shrink the text.
+- **Width.** Every figure is :data:`TEXT_WIDTH` (5.8) inches wide, 557 CSS px at its
+  natural size, plus a 0.05 in margin: on a desktop (text column 624 to 816 px) an SVG
+  figure is shown at its natural size, so *n* pt in the figure reads as *n* pt.
+- **Phones.** On a 390 px phone the theme gives a figure :data:`PHONE_COLUMN_PX` (327)
+  CSS px (measured in the built book: the article's 343 px less the figure's 8 px padding
+  on each side) and scales it down to that. Text must still be at least
+  :data:`MIN_PHONE_TEXT_PX` (9) CSS px there (:func:`phone_text_px`), which for the
+  5.9 in a rendered figure takes asks for 11.9 pt: hence 12 pt for all text, and figures
+  with many panels stack them (taller, fewer per row) rather than shrink the text.
 - **Text.** One style, :data:`STYLE`, applied to every figure by :func:`_styled`: 12 pt
-  for labels, ticks, titles and legends; numbers written inside matrix cells may go down
-  to :data:`MIN_FONT_PT`. Tests hold every figure to that minimum.
+  for labels, ticks, titles, legends and the numbers written inside matrix cells. Tests
+  hold every figure, as rendered, to the phone rule.
 - **Format.** Charts and matrices are SVG (vector: sharp at any zoom, text drawn as paths
   so it needs no font on the reader's machine). Figures that are mostly image pixels (the
   example grid, the mean images) are PNG at :data:`PNG_DPI` (200 dpi, twice the usual
@@ -45,19 +47,21 @@ from fmnist_edu.training import History
 SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Boot")  # fmt: skip
 
-TEXT_WIDTH = 6.0
-"""Width of every figure in inches (576 CSS px at natural size): fits the text column."""
-PHONE_COLUMN_PX = 350
-"""Width of the text column, in CSS px, on a 390 px wide phone (the theme's margins)."""
+TEXT_WIDTH = 5.8
+"""Width of every figure in inches (557 CSS px at natural size): fits the text column."""
+PHONE_COLUMN_PX = 327
+"""Width a figure is shown at, in CSS px, on a 390 px wide phone (measured in the built
+book: the theme's article margins and the figure's padding leave 327 px)."""
 MIN_PHONE_TEXT_PX = 9.0
 """No figure text may render smaller than this many CSS px on that phone."""
 PAD_INCHES = 0.05
 """Margin around a rendered figure."""
-MIN_FONT_PT = 11.5
-"""No text in a figure is smaller than this: 9.3 CSS px on a phone at :data:`TEXT_WIDTH`."""
+MIN_FONT_PT = 12.0
+"""No text in a figure is smaller than this: 9.2 CSS px on a phone once a figure of
+:data:`TEXT_WIDTH` and its margins is scaled to :data:`PHONE_COLUMN_PX`."""
 FONT_PT = 12.0
 """Labels, ticks, titles and legends."""
-CELL_FONT_PT = 11.5
+CELL_FONT_PT = 12.0
 """Numbers written inside the cells of a 10 x 10 matrix."""
 PNG_DPI = 200
 """Resolution of the figures that are PNG (images): 2x a 100-dpi screen."""
@@ -104,11 +108,12 @@ _DIAGONAL_FACE = "0.93"
 _DIAGONAL_HATCH = "0.72"
 
 
-def phone_text_px(font_pt: float, width_in: float = TEXT_WIDTH) -> float:
-    """CSS px of ``font_pt`` text in a figure ``width_in`` inches wide, on a 390 px phone.
+def phone_text_px(font_pt: float, width_in: float = TEXT_WIDTH + 2 * PAD_INCHES) -> float:
+    """CSS px of ``font_pt`` text in a figure rendered ``width_in`` inches wide, on a 390 px
+    phone (the default: a :data:`TEXT_WIDTH` figure with its margins).
 
     A figure is shown at its natural size (96 CSS px per inch) or scaled down to the
-    phone's text column (:data:`PHONE_COLUMN_PX`), whichever is smaller.
+    width the phone gives it (:data:`PHONE_COLUMN_PX`), whichever is smaller.
     """
     scale = min(1.0, PHONE_COLUMN_PX / (96 * width_in))
     return font_pt * 96 / 72 * scale
@@ -284,7 +289,7 @@ def _matrix(
     colour scale, so the off-diagonal cells use all of it. ``vmax`` fixes the top of the
     scale (default: the largest coloured value).
     """
-    fig = _figure(TEXT_WIDTH * 0.9)
+    fig = _figure(TEXT_WIDTH * 1.08)
     ax = fig.subplots()
     n = values.shape[0]
     diagonal = torch.eye(n, dtype=torch.bool)
@@ -298,7 +303,8 @@ def _matrix(
     norm = Normalize(vmin=low, vmax=high if high > low else low + 1)
     colours = matplotlib.colormaps[cmap].with_extremes(bad=_DIAGONAL_FACE)
     shown = ax.imshow(coloured.numpy(), cmap=colours, norm=norm)
-    fig.colorbar(shown, ax=ax, label=label, shrink=0.85)
+    # The colour bar above the matrix, so the cells get the whole width for their numbers.
+    fig.colorbar(shown, ax=ax, label=label, location="top", shrink=0.7, aspect=30)
     _class_ticks(ax, "x")
     _class_ticks(ax, "y")
     ax.tick_params(length=0)

@@ -57,6 +57,72 @@ def is_subset(dataset: FashionMNIST) -> bool:
     return len(dataset.train) < FULL_TRAIN or len(dataset.test) < FULL_TEST
 
 
+#: The first 20 labels of the official training and test files, in file order (Xiao, Rasul
+#: & Vollgraf, 2017). A subset whose splits start with them was cut from the files' start.
+OFFICIAL_FIRST_LABELS = {
+    "train": (9, 0, 0, 3, 0, 2, 7, 2, 5, 5, 0, 9, 5, 5, 7, 9, 1, 0, 6, 4),
+    "test": (9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5, 7, 3, 4, 1, 2, 4, 8, 0),
+}
+
+
+@dataclass(frozen=True)
+class DataExtent:
+    """How much of the official release a build read, and how the subset was drawn."""
+
+    train: int
+    test: int
+    subset: bool  # fewer images than the release
+    prefix: bool  # both splits start with the official files' first labels
+    balanced: bool  # every split's class counts within one image of each other
+    class_range: tuple[int, int]  # fewest and most training images of one class
+
+
+def data_extent(dataset: FashionMNIST) -> DataExtent:
+    """Describe what a build read: sizes, and whether a subset is a prefix or stratified.
+
+    The release has exactly 6,000 training and 1,000 test images per class, so a
+    class-stratified sample of it has class counts within one image of each other; a
+    prefix of the files (their first records) has uneven counts and starts with
+    :data:`OFFICIAL_FIRST_LABELS`.
+    """
+    splits = {"train": dataset.train, "test": dataset.test}
+    counts = {name: split.class_counts() for name, split in splits.items()}
+    return DataExtent(
+        train=len(dataset.train),
+        test=len(dataset.test),
+        subset=is_subset(dataset),
+        prefix=all(
+            tuple(splits[name].labels[: len(first)].tolist()) == first
+            for name, first in OFFICIAL_FIRST_LABELS.items()
+        ),
+        balanced=all(max(c) - min(c) <= 1 for c in counts.values()),
+        class_range=(min(counts["train"]), max(counts["train"])),
+    )
+
+
+def extent_sentence(dataset: FashionMNIST) -> str:
+    """One Markdown sentence saying how many images this build read, and which ones."""
+    e = data_extent(dataset)
+    if not e.subset:
+        return f"This build read the full release: {e.train:,} training and {e.test:,} test images."
+    read = (
+        f"This build read only {e.train:,} of the {FULL_TRAIN:,} training images and "
+        f"{e.test:,} of the {FULL_TEST:,} test images"
+    )
+    low, high = e.class_range
+    spread = f"its classes hold {low:,} to {high:,} training images each"
+    if e.prefix and not e.balanced:
+        return (
+            f"{read}: the first records of the official files, a prefix rather than a "
+            f"stratified sample. Both files begin with the release's first labels, and {spread}, "
+            f"where a stratified sample of the release, which has {FULL_TRAIN // 10:,} of "
+            "each class, would differ by at most one."
+        )
+    if e.balanced:
+        return f"{read}, a sample with the release's class balance ({spread})."
+    return f"{read}, a sample of unknown origin ({spread})."
+
+
 @dataclass
 class ChapterRun:
     """Collects a chapter's provenance while it runs."""

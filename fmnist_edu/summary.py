@@ -115,18 +115,48 @@ def format_table(rows: list[LayerInfo]) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(rows: list[LayerInfo]) -> str:
-    """Render a summary as a Markdown table (for a chapter), with a total row."""
-    lines = [
-        "| layer | kind | output shape | parameters | MACs per image | receptive field |",
-        "|---|---|---:|---:|---:|---:|",
+#: The columns :func:`markdown_table` can show: short header -> cell of a row.
+MARKDOWN_COLUMNS = {
+    "output": lambda r: "×".join(str(d) for d in r.output_shape),
+    "params": lambda r: f"{r.parameters:,}",
+    "MACs": lambda r: f"{r.macs:,}",
+    "RF": lambda r: f"{r.receptive_field}",
+}
+
+
+def _short_names(rows: list[LayerInfo]) -> list[str]:
+    """Each layer's last name part (``conv1`` for ``features.conv1``) when those are unique."""
+    short = [r.name.rsplit(".", 1)[-1] for r in rows]
+    return short if len(set(short)) == len(short) else [r.name for r in rows]
+
+
+def markdown_table(
+    rows: list[LayerInfo],
+    columns: tuple[str, ...] = ("params", "MACs"),
+    kinds: tuple[str, ...] | None = None,
+) -> str:
+    """Render a summary as a compact Markdown table (for a chapter).
+
+    The first column is the layer's name (its last part, e.g. ``conv1``, which also says
+    its kind); ``columns`` picks the others from :data:`MARKDOWN_COLUMNS`: ``"output"``
+    (the output shape), ``"params"``, ``"MACs"`` (per image) and ``"RF"`` (the receptive
+    field's side, in pixels). Few, short columns keep the numbers visible on a 390 px
+    phone; the chapter explains the abbreviations. ``kinds`` keeps only layers of those
+    kinds (e.g. ``("Conv2d", "MaxPool2d")``). A total row sums parameters and MACs when
+    the table shows them and lists every layer.
+    """
+    unknown = [c for c in columns if c not in MARKDOWN_COLUMNS]
+    if unknown or not columns:
+        raise ValueError(f"columns={columns}: choose from {', '.join(MARKDOWN_COLUMNS)}")
+    shown = [(r, n) for r, n in zip(rows, _short_names(rows), strict=True)
+             if kinds is None or r.kind in kinds]  # fmt: skip
+    lines = ["| layer | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    lines += [
+        f"| `{name}` | " + " | ".join(MARKDOWN_COLUMNS[c](r) for c in columns) + " |"
+        for r, name in shown
     ]
-    for r in rows:
-        shape = "×".join(str(d) for d in r.output_shape)
-        lines.append(
-            f"| `{r.name}` | {r.kind} | {shape} | {r.parameters:,} | {r.macs:,} | "
-            f"{r.receptive_field}×{r.receptive_field} |"
-        )
-    total_p, total_m = sum(r.parameters for r in rows), sum(r.macs for r in rows)
-    lines.append(f"| **total** | | | **{total_p:,}** | **{total_m:,}** | |")
+    totals = {"params": sum(r.parameters for r in rows), "MACs": sum(r.macs for r in rows)}
+    if kinds is None and set(columns) & set(totals):
+        cells = [f"**{totals[c]:,}**" if c in totals else "" for c in columns]
+        lines.append("| **total** | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -80,3 +80,56 @@ def test_mix_up_rates_are_shares_of_both_classes():
     assert rates[0, 1] == 0 and rates.diagonal().sum() == 0
     assert torch.allclose(analysis.mix_up_rates(3 * confusion), rates), "seeds pooled: same"
     assert analysis.top_pairs(rates, k=1)[0][1:] == (2, 4)
+
+
+def test_mlp_parameters_follow_the_model_and_the_matched_mlp_matches_the_cnn():
+    from fmnist_edu import models
+
+    for hidden in [(128, 64), (7,), (300, 100, 30)]:
+        assert analysis.mlp_parameters(hidden) == models.count_parameters(models.MLP(hidden))
+    target = models.count_parameters(models.CNN())
+    hidden = analysis.matched_mlp_hidden(target)
+    assert len(hidden) == 2 and abs(hidden[0] - 2 * hidden[1]) <= 1  # the baseline's 2:1 funnel
+    assert abs(analysis.mlp_parameters(hidden) / target - 1) < 0.01
+    # No other width of the same shape comes closer.
+    for first in (hidden[0] - 1, hidden[0] + 1):
+        other = (first, round(first / 2))
+        assert abs(analysis.mlp_parameters(other) - target) >= abs(
+            analysis.mlp_parameters(hidden) - target
+        )
+    assert analysis.matched_mlp_hidden(analysis.mlp_parameters((128, 64))) == (128, 64)
+
+
+def test_curve_end_reports_the_last_step_mean_over_seeds():
+    from fmnist_edu.training import EpochStats, History
+
+    def history(losses):
+        return History([EpochStats(i + 1, v, 0.5, 1 - v, 0.1) for i, v in enumerate(losses)])
+
+    end = analysis.curve_end([history([1.0, 0.6, 0.5]), history([1.0, 0.5, 0.3])], "loss")
+    assert end.last == pytest.approx(0.4) and end.change == pytest.approx(-0.15)
+    rising = analysis.curve_end([history([0.5, 0.4]), history([0.5, 0.6])], "val_accuracy")
+    assert rising.change == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="two epochs"):
+        analysis.curve_end([history([0.5])], "loss")
+
+
+def test_comparison_table_names_the_winner_only_beyond_noise():
+    from fmnist_edu import comparison
+
+    good = torch.ones(3, 400, dtype=torch.bool)
+    half = torch.arange(400).expand(3, 400) % 2 == 0
+    ahead = comparison.compare(good, half)
+    tie = comparison.compare(half, half)
+    table = analysis.comparison_table(
+        [("all", ahead), ("tie", tie), ("back", comparison.compare(half, good))], "CNN", "MLP"
+    )
+    lines = table.splitlines()
+    assert lines[0] == "|  | CNN − MLP, points | 95% interval | verdict |"
+    labelled = analysis.comparison_table([("all", ahead)], "CNN", "MLP", label="class")
+    assert labelled.startswith("| class | CNN − MLP, points | 95% interval |")
+    assert lines[2].startswith("| all | +50.0 | ") and lines[2].endswith("| CNN better |")
+    assert lines[3].startswith("| tie | +0.0 | ") and lines[3].endswith("| within noise |")
+    assert lines[4].endswith("| MLP better |") and "-50.0" in lines[4]
+    with pytest.raises(ValueError):
+        analysis.comparison_table([], "CNN", "MLP")

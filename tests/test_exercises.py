@@ -23,15 +23,19 @@ def test_dataset_exercise_4_csv_recipe_round_trips(subset, tmp_path):
     assert torch.equal(loaded.test.labels, subset.test.labels[:300])
 
 
-def test_architectures_exercise_1_wider_mlp_over_seeds(subset, store):
-    from fmnist_edu import comparison, experiments, models
+def test_architectures_exercise_1_compute_matched_mlp_over_seeds(subset, store):
+    from fmnist_edu import comparison, experiments, models, summary
     from fmnist_edu.experiments import Experiment
 
-    wide = Experiment(model="mlp", hidden=(512, 256), epochs=1, limit=300)
-    assert models.count_parameters(wide.build()) > models.count_parameters(models.CNN())
-    runs = experiments.run_seeds(wide, seeds=[0, 1], dataset=subset, store=store)
+    def macs(model):
+        return sum(r.macs for r in summary.summarize(model))
+
+    matched = Experiment(model="mlp", hidden=(4096, 256))
+    assert abs(macs(matched.build()) / macs(models.CNN()) - 1) < 0.01  # as much compute
+    small = Experiment(model="mlp", hidden=(4096, 256), epochs=1, limit=300)
+    runs = experiments.run_seeds(small, seeds=[0, 1], dataset=subset, store=store)
     assert [r.experiment.seed for r in runs] == [0, 1]
-    assert all(r.experiment.hidden == (512, 256) for r in runs)
+    assert all(r.experiment.hidden == (4096, 256) for r in runs)
     correct = comparison.correctness([r.model() for r in runs], subset.test)
     assert correct.shape == (2, len(subset.test))
     assert correct.float().mean(1).tolist() == [r.test.accuracy for r in runs]

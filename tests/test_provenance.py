@@ -52,3 +52,23 @@ def test_the_box_gives_date_and_commit(tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "project_root", lambda: None)
     assert provenance.git_commit() == "not a git checkout"
     assert "| executed |" in run.box()
+
+
+def test_the_subset_is_described_as_the_prefix_it_is(subset):
+    extent = provenance.data_extent(subset)
+    assert (extent.train, extent.test, extent.subset) == (3_615, 1_770, True)
+    assert extent.prefix and not extent.balanced
+    sentence = provenance.extent_sentence(subset)
+    assert "read only 3,615 of the 60,000 training images and 1,770 of the 10,000" in sentence
+    assert "a prefix rather than a stratified sample" in sentence
+    low, high = extent.class_range
+    assert f"{low:,} to {high:,} training images" in sentence and low < high - 1
+
+
+def test_a_stratified_or_full_dataset_is_not_called_a_prefix(tmp_path):
+    stratified = provenance.data_extent(_dataset(600, 100, tmp_path))  # labels cycle 0..9
+    assert stratified.balanced and not stratified.prefix
+    sentence = provenance.extent_sentence(_dataset(600, 100, tmp_path))
+    assert "class balance" in sentence and "prefix" not in sentence
+    full = provenance.extent_sentence(_dataset(60_000, 10_000, tmp_path))
+    assert full == "This build read the full release: 60,000 training and 10,000 test images."
