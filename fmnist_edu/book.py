@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from fmnist_edu import settings
 from fmnist_edu.errors import FmnistEduError
 
 
@@ -65,8 +66,27 @@ def chapters(toc: str | os.PathLike, caption: str = "Chapters") -> list[Chapter]
     return found
 
 
-def reading_list(toc: str | os.PathLike, caption: str = "Chapters") -> str:
-    """Return a numbered Markdown list linking every chapter, with its summary."""
+def book_toc() -> Path:
+    """The checkout's ``_toc.yml``, wherever the caller runs (a notebook's folder may differ).
+
+    Raises:
+        FmnistEduError: outside a checkout, where the book's pages are not installed.
+    """
+    root = settings.project_root()
+    if root is None or not (root / "book" / "_toc.yml").is_file():
+        raise FmnistEduError(
+            "the reading list needs the book's _toc.yml: run this page from a checkout"
+        )
+    return root / "book" / "_toc.yml"  # the link beside the pages
+
+
+def reading_list(toc: str | os.PathLike | None = None, caption: str = "Chapters") -> str:
+    """Return a numbered Markdown list linking every chapter, with its summary.
+
+    ``toc`` defaults to the checkout's ``_toc.yml`` (:func:`book_toc`), so the page that
+    shows the list runs in the book's build and as a notebook in any folder alike.
+    """
+    toc = book_toc() if toc is None else toc
     return "\n".join(
         f"{i}. [{c.title}]({c.file}.md): {c.summary}"
         for i, c in enumerate(chapters(toc, caption), start=1)

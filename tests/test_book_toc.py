@@ -47,3 +47,9 @@ def test_the_real_book_lists_every_chapter_file():
     chapters = book.chapters(ROOT / "book" / "_toc.yml")
     assert [c.file for c in chapters][:3] == ["dataset", "inductive_bias", "architectures"]
     assert all(c.summary and c.title for c in chapters)
+
+
+def test_the_reading_list_finds_the_books_toc_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a notebook opened outside book/ (Binder, Colab)
+    assert book.reading_list().startswith("1. [")
+    assert book.book_toc() == ROOT / "book" / "_toc.yml"
