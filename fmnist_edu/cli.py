@@ -119,7 +119,8 @@ def _experiment(args: argparse.Namespace) -> experiments.Experiment:
 def data_download(args: argparse.Namespace) -> None:
     """``data download``: fetch the official release, or check the copy already there."""
     folder = settings.data_dir(args.data_dir)
-    print(download.ensure_release(folder, force=args.force))
+    mirrors, deadline = settings.mirrors(args.mirror), settings.download_deadline(args.deadline)
+    print(download.ensure_release(folder, force=args.force, mirrors=mirrors, deadline=deadline))
 
 
 def data_info(args: argparse.Namespace) -> None:
@@ -347,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data_p.add_subparsers(dest="action", required=True)
     p = data_sub.add_parser("download", parents=[common], help="fetch or check the release")
     p.add_argument("--force", action="store_true", help="replace files that fail their MD5")
+    p.add_argument("--mirror", help="URL of a folder serving the .gz files (or FMNIST_EDU_MIRROR)")
+    p.add_argument(
+        "--deadline", help="seconds per file (or FMNIST_EDU_DOWNLOAD_DEADLINE; default 600)"
+    )
     p.set_defaults(func=data_download)
     p = data_sub.add_parser("info", parents=[common], help="split sizes and class counts")
     p.set_defaults(func=data_info)

@@ -9,11 +9,12 @@ stale result is never served. Each entry is two files:
 - ``<key>.json``: the metrics and the SHA-256 of the weights file.
 
 Both are written to temporary files and renamed into place, JSON last, so a reader
-sees a complete entry or none. A damaged entry (JSON that does not parse, weights that
-do not match their recorded hash or that ``torch.load`` refuses, or contents that a
-caller finds wrong, see :meth:`ResultStore.set_aside`) is reported in one warning, moved
-into the ``damaged/`` subfolder, where it is kept but never read again, and treated as
-absent, so it is recomputed.
+sees a complete entry or none; they get the permissions the umask gives new files. A
+damaged entry (JSON that does not parse, weights that do not match their recorded hash
+or that ``torch.load`` refuses, or contents that a caller finds wrong, see
+:meth:`ResultStore.set_aside`) is reported in one warning, moved into the ``damaged/``
+subfolder, where it is kept but never read again, and treated as absent, so it is
+recomputed.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def _atomic_write(path: Path, write: Any) -> None:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
+            os.chmod(tmp, settings.new_file_mode())  # not mkstemp's 0600
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:

@@ -116,3 +116,17 @@ def test_check_writable_creates_the_folder_and_leaves_nothing(tmp_path):
     store = ResultStore(tmp_path / "a" / "b")
     store.check_writable()
     assert store.root.is_dir() and not list(store.root.iterdir())
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_entries_get_the_permissions_of_the_umask(tmp_path, umask, mode):
+    """A store shared by a group is readable as the umask intends, not mkstemp's 0600."""
+    previous = os.umask(umask)
+    try:
+        ResultStore(tmp_path).save("k", {"m": 1}, {"w": torch.zeros(2)})
+    finally:
+        os.umask(previous)
+    assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {
+        "k.json": mode,
+        "k.pt": mode,
+    }
