@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from fmnist_edu import data as data_module
-from fmnist_edu import models, permutation
+from fmnist_edu import models, permutation, records
 from fmnist_edu.errors import ConfigError, StoreError
 from fmnist_edu.settings import default_device, profile
 from fmnist_edu.store import ResultStore
@@ -310,9 +310,7 @@ def _from_store(experiment: Experiment, metrics: dict[str, Any], state: dict) ->
         value = metrics[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"metrics.{name}={value!r}: not a count")
-    seconds = metrics["train_seconds"]
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
-        raise ValueError(f"metrics.train_seconds={seconds!r}: not a duration")
+    records.duration(metrics["train_seconds"], "metrics.train_seconds")
     if not isinstance(metrics["device"], str):
         raise ValueError(f"metrics.device={metrics['device']!r}: not a device name")
     history = History.from_dict(metrics["history"], "metrics.history")

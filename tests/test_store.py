@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import pickle
 
 import pytest
 import torch
 
-from fmnist_edu import settings
+from fmnist_edu import records, settings
 from fmnist_edu.errors import StoreError
 from fmnist_edu.store import DAMAGED, ResultStore
 
@@ -130,3 +131,23 @@ def test_entries_get_the_permissions_of_the_umask(tmp_path, umask, mode):
         "k.json": mode,
         "k.pt": mode,
     }
+
+
+def test_stored_numbers_must_be_finite_where_they_can_only_be():
+    """JSON holds NaN and Infinity; only a diverged loss may be either."""
+    epoch = {"epoch": 1, "loss": 0.5, "train_accuracy": 0.8, "val_accuracy": 0.7, "seconds": 1}
+    for field, value in [
+        ("seconds", math.inf),
+        ("seconds", math.nan),
+        ("seconds", -1.0),
+        ("val_accuracy", math.nan),
+        ("loss", -0.5),
+        ("loss", -math.inf),
+    ]:
+        with pytest.raises(ValueError, match=rf"epochs\[0\].{field}=.*: not a finite number"):
+            records.History.from_dict({"epochs": [epoch | {field: value}]})
+    for loss in (math.nan, math.inf):
+        assert records.History.from_dict({"epochs": [epoch | {"loss": loss}]}).epochs[0].loss != 0
+    with pytest.raises(ValueError, match=r"train_seconds=inf: not a finite number in \[0, inf\]"):
+        records.duration(json.loads("Infinity"), "metrics.train_seconds")
+    assert records.duration(2, "s") == 2.0
