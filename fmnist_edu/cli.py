@@ -8,7 +8,10 @@ bad option or an out-of-range value) prints one line, ``error: ...``, and exits 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -299,6 +302,7 @@ def explain(args: argparse.Namespace) -> None:
         raise FmnistEduError(f"--out {out}: name a .png or .svg file")
     if not out.parent.is_dir():
         raise FmnistEduError(f"--out {out}: the folder {out.parent} does not exist")
+    _check_writable(out)  # before training, not after
     interpret.get_method(args.method)  # an unknown name: the error lists the methods
     experiment = _experiment(args)
     if args.method == "grad-cam":
@@ -318,6 +322,19 @@ def explain(args: argparse.Namespace) -> None:
     out.write_bytes(figure.render(out.suffix.lower()[1:]))
     print(f"{experiment.label()} (seed {experiment.seed}): {line}")
     print(f"wrote {out}")
+
+
+def _check_writable(out: Path) -> None:
+    """Raise a one-line error unless ``out`` can be written (a scratch file in its folder)."""
+    try:
+        if out.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "a folder is in the way")
+        with tempfile.TemporaryFile(dir=out.parent, prefix=".fmnist-edu-write-check-"):
+            pass
+        if out.exists() and not os.access(out, os.W_OK):
+            raise PermissionError(errno.EACCES, "the file is read-only")
+    except OSError as exc:
+        raise FmnistEduError(f"--out {out}: cannot be written ({exc.strerror or exc})") from None
 
 
 def _add_explain_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
