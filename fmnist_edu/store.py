@@ -42,6 +42,9 @@ _CODE_FILES = (
     "experiments.py",
 )
 DAMAGED = "damaged"
+#: Age after which a temporary file of ours is a killed writer's leftover (a write takes
+#: seconds), removed by :meth:`ResultStore.check_writable`.
+STALE_S = 3600
 
 
 def code_version() -> str:
@@ -92,7 +95,8 @@ class ResultStore:
 
     def check_writable(self) -> None:
         """Create the store folder and write a scratch file in it, so a store that cannot
-        hold a result is found before training, not after.
+        hold a result is found before training, not after. Also removes the temporary
+        files that writers killed long ago (see :data:`STALE_S`) left behind.
 
         Raises:
             StoreError: naming the folder and ``FMNIST_EDU_CACHE`` when the folder cannot
@@ -106,6 +110,17 @@ class ResultStore:
                 pass
         except OSError as exc:
             raise self._unusable(f"cannot be written ({exc.strerror or exc})") from None
+        self._remove_stale()
+
+    def _remove_stale(self) -> None:
+        """Remove the temporary files of writers killed over :data:`STALE_S` seconds ago."""
+        now = time.time()
+        for tmp in [*self.root.glob(".*.json.*.tmp"), *self.root.glob(".*.pt.*.tmp")]:
+            try:
+                if now - tmp.stat().st_mtime > STALE_S:
+                    tmp.unlink()
+            except OSError:
+                pass  # gone already, or not ours to remove: harmless
 
     def load(self, key: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
         """Return ``(metrics, state_dict)`` for ``key``, or ``None`` if absent or damaged.

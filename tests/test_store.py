@@ -7,6 +7,7 @@ import json
 import math
 import os
 import pickle
+import time
 
 import pytest
 import torch
@@ -151,3 +152,16 @@ def test_stored_numbers_must_be_finite_where_they_can_only_be():
     with pytest.raises(ValueError, match=r"train_seconds=inf: not a finite number in \[0, inf\]"):
         records.duration(json.loads("Infinity"), "metrics.train_seconds")
     assert records.duration(2, "s") == 2.0
+
+
+def test_a_killed_writers_temporary_files_are_removed_once_stale(tmp_path):
+    store = ResultStore(tmp_path)
+    old, fresh = tmp_path / ".k.pt.abc123.tmp", tmp_path / ".j.json.def456.tmp"
+    other = tmp_path / ".notes.tmp"  # not of our naming
+    for path in (old, fresh, other):
+        path.write_bytes(b"partial")
+    two_hours_ago = time.time() - 7200
+    for path in (old, other):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    store.check_writable()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".j.json.def456.tmp", ".notes.tmp"]
