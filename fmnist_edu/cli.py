@@ -8,7 +8,10 @@ bad option or an out-of-range value) prints one line, ``error: ...``, and exits 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -119,7 +122,8 @@ def _experiment(args: argparse.Namespace) -> experiments.Experiment:
 def data_download(args: argparse.Namespace) -> None:
     """``data download``: fetch the official release, or check the copy already there."""
     folder = settings.data_dir(args.data_dir)
-    print(download.ensure_release(folder, force=args.force))
+    mirrors, deadline = settings.mirrors(args.mirror), settings.download_deadline(args.deadline)
+    print(download.ensure_release(folder, force=args.force, mirrors=mirrors, deadline=deadline))
 
 
 def data_info(args: argparse.Namespace) -> None:
@@ -298,6 +302,7 @@ def explain(args: argparse.Namespace) -> None:
         raise FmnistEduError(f"--out {out}: name a .png or .svg file")
     if not out.parent.is_dir():
         raise FmnistEduError(f"--out {out}: the folder {out.parent} does not exist")
+    _check_writable(out)  # before training, not after
     interpret.get_method(args.method)  # an unknown name: the error lists the methods
     experiment = _experiment(args)
     if args.method == "grad-cam":
@@ -317,6 +322,19 @@ def explain(args: argparse.Namespace) -> None:
     out.write_bytes(figure.render(out.suffix.lower()[1:]))
     print(f"{experiment.label()} (seed {experiment.seed}): {line}")
     print(f"wrote {out}")
+
+
+def _check_writable(out: Path) -> None:
+    """Raise a one-line error unless ``out`` can be written (a scratch file in its folder)."""
+    try:
+        if out.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "a folder is in the way")
+        with tempfile.TemporaryFile(dir=out.parent, prefix=".fmnist-edu-write-check-"):
+            pass
+        if out.exists() and not os.access(out, os.W_OK):
+            raise PermissionError(errno.EACCES, "the file is read-only")
+    except OSError as exc:
+        raise FmnistEduError(f"--out {out}: cannot be written ({exc.strerror or exc})") from None
 
 
 def _add_explain_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -347,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data_p.add_subparsers(dest="action", required=True)
     p = data_sub.add_parser("download", parents=[common], help="fetch or check the release")
     p.add_argument("--force", action="store_true", help="replace files that fail their MD5")
+    p.add_argument("--mirror", help="URL of a folder serving the .gz files (or FMNIST_EDU_MIRROR)")
+    p.add_argument(
+        "--deadline", help="seconds per file (or FMNIST_EDU_DOWNLOAD_DEADLINE; default 600)"
+    )
     p.set_defaults(func=data_download)
     p = data_sub.add_parser("info", parents=[common], help="split sizes and class counts")
     p.set_defaults(func=data_info)

@@ -114,12 +114,13 @@ def has_data(folder: str | os.PathLike) -> bool:
         return False
 
 
-def _read_split(layout: str, paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+def _read_split(layout: str, paths: list[Path], limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read one split of at most ``limit`` records."""
     if layout == "csv":
-        images, labels = formats.read_csv(paths[0])
+        images, labels = formats.read_csv(paths[0], limit)
     else:
-        images = formats.read_idx_images(paths[0])
-        labels = formats.read_idx_labels(paths[1])
+        images = formats.read_idx_images(paths[0], limit)
+        labels = formats.read_idx_labels(paths[1], limit)
         if len(images) != len(labels):
             raise DataError(
                 f"{paths[0]} holds {len(images)} images but {paths[1]} holds {len(labels)} labels"
@@ -134,6 +135,10 @@ def load(data_dir: str | os.PathLike | None = None, download: bool = False) -> F
 
     With ``download=True`` an empty or missing folder is first filled with the official
     release. Returns both splits decoded into tensors.
+
+    The folder may hold no more records in all than Fashion-MNIST has (see
+    :data:`fmnist_edu.formats.MAX_RECORDS`), and each file is decoded straight into its
+    array, so loading takes about as much memory as the data (55 MB at most).
     """
     folder = settings.data_dir(data_dir)
     if download and not has_data(folder):
@@ -149,10 +154,12 @@ def load(data_dir: str | os.PathLike | None = None, download: bool = False) -> F
     layout, files = found
     digest = hashlib.sha256()
     splits = {}
+    left = formats.MAX_RECORDS  # for the whole folder
     for name, paths in files.items():
-        images, labels = _read_split(layout, paths)
-        digest.update(images.tobytes())
-        digest.update(labels.tobytes())
+        images, labels = _read_split(layout, paths, left)
+        left -= len(labels)
+        digest.update(np.ascontiguousarray(images))  # the bytes, without a copy of them
+        digest.update(np.ascontiguousarray(labels))
         splits[name] = Split(torch.from_numpy(images), torch.from_numpy(labels).long())
     return FashionMNIST(splits["train"], splits["test"], folder, layout, digest.hexdigest()[:16])
 

@@ -3,9 +3,17 @@
 Each file is streamed into a temporary file of its own beside its destination (a hidden
 ``.NAME.XXXXXXXX.download``, which can collide neither with a user's file nor with another
 run's), read back from disk to check its MD5, and renamed into place only when the sum
-matches. An interrupted or corrupt download therefore never leaves a file that a later run
-would trust. A lock file in the folder makes concurrent downloads take turns, so the second
-finds the files the first fetched and downloads nothing.
+matches, with the permissions the umask gives a new file. An interrupted or corrupt
+download therefore never leaves a file that a later run would trust. A lock file in the
+folder makes concurrent downloads take turns, so the second finds the files the first
+fetched and downloads nothing; and as every download writes only while holding the lock,
+the temporary files found by the holder are those of a download that was killed, which it
+removes.
+
+The release comes from :func:`fmnist_edu.settings.mirrors` (``--mirror`` or
+``FMNIST_EDU_MIRROR``, e.g. a course's own host) within
+:func:`fmnist_edu.settings.download_deadline` per file. Whatever the mirror, each file must
+match its official MD5 sum.
 """
 
 from __future__ import annotations
@@ -19,20 +27,17 @@ import urllib.error
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from fmnist_edu import data, http_fetch
+from fmnist_edu import data, http_fetch, settings
 from fmnist_edu.errors import DownloadError
-from fmnist_edu.http_fetch import DEADLINE, MAX_BYTES
+from fmnist_edu.http_fetch import MAX_BYTES
 
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; unique temporary files still keep it safe
     fcntl = None  # type: ignore[assignment]
 
-#: Where the release is served, tried in order.
-MIRRORS: tuple[str, ...] = (
-    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
-)
+#: Where the release is served by default, tried in order (see :func:`settings.mirrors`).
+MIRRORS: tuple[str, ...] = settings.DEFAULT_MIRRORS
 
 #: The official MD5 sums of the four compressed files (Xiao, Rasul & Vollgraf, 2017).
 MD5: dict[str, str] = {
@@ -46,6 +51,7 @@ MD5: dict[str, str] = {
 LOCK_NAME = ".fmnist_edu-download.lock"
 
 CHUNK = 1 << 16
+TEMP_SUFFIX = ".download"
 
 
 class _FolderNotWritable(DownloadError):
@@ -99,7 +105,7 @@ def fetch(
     md5: str,
     timeout: float = 30.0,
     *,
-    deadline: float = DEADLINE,
+    deadline: float = http_fetch.DEADLINE,
     max_bytes: int = MAX_BYTES,
 ) -> None:
     """Download ``url`` to ``dest`` atomically, raising if its MD5 is not ``md5``.
@@ -111,7 +117,7 @@ def fetch(
     """
     folder = dest.parent
     with _writing(folder):
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".download", dir=folder)
+        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=TEMP_SUFFIX, dir=folder)
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -123,6 +129,7 @@ def fetch(
             http_fetch.stream(url, write, timeout=timeout, deadline=deadline, max_bytes=max_bytes)
             with _writing(folder):
                 out.flush()
+                os.chmod(tmp, settings.new_file_mode())
                 os.fsync(out.fileno())
         with _writing(folder, "be read"):
             actual = md5_of(tmp)  # the bytes that will land, not the bytes received
@@ -134,6 +141,21 @@ def fetch(
             os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _stale(folder: Path, names: Sequence[str]) -> list[Path]:
+    """Temporary files of our naming in ``folder``: while no download holds the lock, the
+    leftovers of killed ones."""
+    if fcntl is None or not folder.is_dir():  # without locks, one may belong to a live run
+        return []
+    return [tmp for name in names for tmp in folder.glob(f".{name}.*{TEMP_SUFFIX}")]
+
+
+def _remove_stale(folder: Path, names: Sequence[str]) -> None:
+    """Remove the files killed downloads left (the caller holds the lock)."""
+    for tmp in _stale(folder, names):
+        with _writing(folder, "be cleaned up"):
+            tmp.unlink(missing_ok=True)
 
 
 def _to_fetch(folder: Path, md5: dict[str, str], overwrite: bool) -> list[str]:
@@ -190,29 +212,38 @@ def download_release(
     timeout: float = 30.0,
     overwrite: bool = False,
     *,
-    deadline: float = DEADLINE,
+    deadline: float | None = None,
     max_bytes: int = MAX_BYTES,
 ) -> list[Path]:
     """Download the four official files into ``folder``, skipping those already valid.
 
-    ``mirrors`` and ``md5`` default to :data:`MIRRORS` and :data:`MD5`. A file already
+    ``md5`` defaults to :data:`MD5`, the official sums. A file already
     present with the right sum is kept; one with another sum is an error unless
     ``overwrite`` is true, so a copy the user put there is never replaced silently.
-    Downloads into one folder take turns on its lock file. Returns the files written.
+    Downloads into one folder take turns on its lock file; the holder removes the
+    temporary files of downloads that were killed. Returns the files written.
+
+    ``mirrors`` and ``deadline`` (seconds per file) default to the settings
+    :func:`fmnist_edu.settings.mirrors` and :func:`fmnist_edu.settings.download_deadline`.
 
     Each file is tried on every mirror in turn. Raises :class:`DownloadError` with every
     mirror's reason, and advice for working offline, when a file cannot be fetched, and
     one naming the folder when the folder cannot be created or written to.
     """
-    mirrors = MIRRORS if mirrors is None else mirrors
+    mirrors = settings.mirrors() if mirrors is None else mirrors
+    deadline = settings.download_deadline(deadline)
     md5 = MD5 if md5 is None else md5
     folder = Path(folder)
-    if not _to_fetch(folder, md5, overwrite):
-        return []  # all valid: a read-only folder with a complete copy is fine
+    if not _to_fetch(folder, md5, overwrite):  # all valid: a read-only folder is fine
+        if _stale(folder, list(md5)) and os.access(folder, os.W_OK):
+            with _folder_lock(folder):
+                _remove_stale(folder, list(md5))
+        return []
     with _writing(folder, "be created"):
         folder.mkdir(parents=True, exist_ok=True)
     written = []
     with _folder_lock(folder):
+        _remove_stale(folder, list(md5))
         # Look again under the lock: another download may have fetched them meanwhile.
         for name in _to_fetch(folder, md5, overwrite):
             dest = folder / name
@@ -248,7 +279,7 @@ def ensure_release(
     mirrors: Sequence[str] | None = None,
     md5: dict[str, str] | None = None,
     timeout: float = 30.0,
-    deadline: float = DEADLINE,
+    deadline: float | None = None,
     max_bytes: int = MAX_BYTES,
 ) -> str:
     """Make sure ``folder`` holds a checked copy of the release; return a one-line report.

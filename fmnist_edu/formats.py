@@ -5,10 +5,17 @@
 - CSV (the Kaggle copy): a header ``label,pixel1,...,pixel784`` and one row per image.
 
 Every reader checks what it reads and raises :class:`~fmnist_edu.errors.DataError`
-naming the file and the problem rather than returning a silently wrong array. Files are
-read as streams and decompressed only as far as needed: an IDX reader reads the header,
-then at most one byte more than the header promises, so a small gzip file that expands
-to gigabytes is refused without being expanded into memory.
+naming the file and the problem rather than returning a silently wrong array.
+
+What a file may hold is bounded by what Fashion-MNIST is: at most :data:`MAX_RECORDS`
+(70,000) records, the whole release, and a data folder no more in all (see
+:func:`fmnist_edu.data.load`), so at most 55 MB of pixels; CSV lines are at most
+:data:`MAX_LINE_CHARS` long. Files are read as streams, decompressed only as far as
+needed, straight into an array of the size promised: an IDX reader reads the header,
+refuses a count over the bound, then at most one byte more than the header promises; the
+CSV reader stops at the first row over the bound. So a small gzip file that expands to
+gigabytes is refused without being expanded into memory, and reading peaks near the size
+of the data accepted.
 """
 
 from __future__ import annotations
@@ -33,12 +40,16 @@ LABEL_MAGIC = 2049  # 0x00000801: unsigned byte, 1 dimension
 SIDE = 28
 NUM_CLASSES = 10
 
-#: Most records an IDX file may claim; Fashion-MNIST has 70,000 images in all.
-MAX_RECORDS = 1_000_000
-#: Most characters a CSV file may hold; the Kaggle training file has about 130 million.
-MAX_CSV_CHARS = 1 << 30
-#: Longest CSV line accepted; a row of 785 cells is under 4,000 characters.
-MAX_LINE_CHARS = 1 << 16
+#: Most records a data folder may hold in all, hence any one file: the release's 60,000
+#: training and 10,000 test images (55 MB of pixels).
+MAX_RECORDS = 60_000 + 10_000
+#: Longest CSV line accepted: the header has 6,953 characters, a row of 785 cells of at
+#: most 3 digits 3,139, so this leaves room for padded cells and nothing much else.
+MAX_LINE_CHARS = 8192
+#: Blank lines a CSV file may hold (they are skipped) besides its rows.
+MAX_BLANK_LINES = 1000
+#: Bytes decompressed per read when filling an array.
+CHUNK = 1 << 20
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -63,7 +74,18 @@ def open_data(path: Path) -> Iterator[BinaryIO]:
         raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
-def _header(path: Path, f: BinaryIO, magic: int, ndim: int) -> tuple[int, ...]:
+def too_many(path: Path, what: str, limit: int) -> DataError:
+    """The error for a file holding more records than ``limit`` (see :data:`MAX_RECORDS`)."""
+    left = f"the {limit:,} left of " if limit < MAX_RECORDS else ""
+    return DataError(
+        f"{path}: {what}, more than {left}the {MAX_RECORDS:,} records a Fashion-MNIST data "
+        "folder holds in all (60,000 training + 10,000 test images)"
+    )
+
+
+def _header(
+    path: Path, f: BinaryIO, magic: int, ndim: int, limit: int = MAX_RECORDS
+) -> tuple[int, ...]:
     """Read and check an IDX header; return its dimensions, the record count first."""
     size = 4 * (1 + ndim)
     data = f.read(size)
@@ -75,42 +97,52 @@ def _header(path: Path, f: BinaryIO, magic: int, ndim: int) -> tuple[int, ...]:
         raise DataError(
             f"{path}: wrong magic number {fields[0]} (an IDX {kind} file starts with {magic})"
         )
-    if fields[1] > MAX_RECORDS:
-        raise DataError(
-            f"{path}: the header claims {fields[1]:,} {kind}s, more than the {MAX_RECORDS:,} "
-            "a Fashion-MNIST file can hold"
-        )
+    if fields[1] > limit:
+        raise too_many(path, f"the header claims {fields[1]:,} {kind}s", limit)
     return fields[1:]
 
 
 def _payload(path: Path, f: BinaryIO, expected: int) -> np.ndarray:
-    """Read the ``expected`` data bytes, and one more to detect data beyond them."""
-    data = f.read(expected + 1)
-    if len(data) < expected:
+    """Read the ``expected`` data bytes into an array, then one more to detect extra data.
+
+    The bytes go chunk by chunk into the array they end up in, so reading takes no more
+    memory than the data itself.
+    """
+    out = np.empty(expected, dtype=np.uint8)
+    view, found = memoryview(out), 0
+    while found < expected and (n := f.readinto(view[found : found + CHUNK])):
+        found += n
+    if found < expected:
         raise DataError(
-            f"{path}: truncated: the header promises {expected} data bytes, found {len(data)}"
+            f"{path}: truncated: the header promises {expected} data bytes, found {found}"
         )
-    if len(data) > expected:
+    if f.read(1):
         raise DataError(
             f"{path}: unexpected bytes after the {expected} data bytes the header promises"
         )
-    return np.frombuffer(data, dtype=np.uint8).copy()
+    return out
 
 
-def read_idx_images(path: Path) -> np.ndarray:
-    """Read an IDX image file into a ``uint8`` array of shape ``[N, 28, 28]``."""
+def read_idx_images(path: Path, max_records: int = MAX_RECORDS) -> np.ndarray:
+    """Read an IDX image file into a ``uint8`` array of shape ``[N, 28, 28]``.
+
+    A file claiming more than ``max_records`` images is refused before its data is read.
+    """
     with open_data(path) as f:
-        count, rows, cols = _header(path, f, IMAGE_MAGIC, 3)
+        count, rows, cols = _header(path, f, IMAGE_MAGIC, 3, max_records)
         if (rows, cols) != (SIDE, SIDE):
             raise DataError(f"{path}: images are {rows}x{cols}, Fashion-MNIST images are 28x28")
         pixels = _payload(path, f, count * rows * cols)
     return pixels.reshape(count, rows, cols)
 
 
-def read_idx_labels(path: Path) -> np.ndarray:
-    """Read an IDX label file into a ``uint8`` array of shape ``[N]``, checking the range."""
+def read_idx_labels(path: Path, max_records: int = MAX_RECORDS) -> np.ndarray:
+    """Read an IDX label file into a ``uint8`` array of shape ``[N]``, checking the range.
+
+    A file claiming more than ``max_records`` labels is refused before its data is read.
+    """
     with open_data(path) as f:
-        (count,) = _header(path, f, LABEL_MAGIC, 1)
+        (count,) = _header(path, f, LABEL_MAGIC, 1, max_records)
         labels = _payload(path, f, count)
     check_labels(path, labels)
     return labels
@@ -136,45 +168,54 @@ CELL = re.compile(_CELL)
 ROW = re.compile(rf"{_CELL}(?:,{_CELL})*")
 
 
-def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_csv(path: Path, max_records: int = MAX_RECORDS) -> tuple[np.ndarray, np.ndarray]:
     """Read a Kaggle-format CSV into ``(images [N, 28, 28] uint8, labels [N] uint8)``.
 
     Each row is checked: 785 cells, all whole numbers, pixels in ``0..255`` and labels
-    in ``0..9``. The error names the line and column of the first bad cell. The file is
-    read line by line, and one longer than :data:`MAX_LINE_CHARS` or longer in all than
-    :data:`MAX_CSV_CHARS` is refused, so a gzip bomb is never expanded into memory.
+    in ``0..9``. The error names the line and column of the first bad cell. A UTF-8
+    byte-order mark (as spreadsheet programs write) is skipped. The file is read line by
+    line into arrays sized for ``max_records`` rows, which are filled only as rows
+    arrive; a file with more rows, a line longer than :data:`MAX_LINE_CHARS` or more than
+    :data:`MAX_BLANK_LINES` blank lines is refused, so a gzip bomb is never expanded
+    into memory.
     """
-    rows = []
+    images = np.empty((max_records, SIDE * SIDE), dtype=np.uint8)  # pages fill as used
+    labels = np.empty(max_records, dtype=np.uint8)
+    count = blank = 0
     with open_data(path) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+        if raw.peek(2)[:2] in (b"\xff\xfe", b"\xfe\xff"):  # type: ignore[attr-defined]
+            raise DataError(f"{path}: line 1: not UTF-8 text (UTF-16?); save it as UTF-8 CSV")
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace")
         header = _csv_line(path, text, 1)
         if header is None or [c.strip() for c in header.split(",")] != CSV_HEADER:
             raise DataError(f"{path}: line 1: expected the header 'label,pixel1,...,pixel784'")
-        read = len(header)
         for number in itertools.count(2):
             line = _csv_line(path, text, number)
             if line is None:
                 break
-            read += len(line)
-            if read > MAX_CSV_CHARS:
-                raise DataError(
-                    f"{path}: line {number}: the file is longer than {MAX_CSV_CHARS:,} "
-                    "characters, far more than the Fashion-MNIST CSV holds"
-                )
-            if line.strip():
-                rows.append(_csv_row(path, number, line))
-    if not rows:
+            if not line.strip():
+                blank += 1
+                if blank > MAX_BLANK_LINES:
+                    raise DataError(
+                        f"{path}: line {number}: more than {MAX_BLANK_LINES:,} blank lines"
+                    )
+                continue
+            if count == max_records:
+                raise too_many(path, f"line {number} is row {count + 1:,}", max_records)
+            row = _csv_row(path, number, line)
+            labels[count], images[count] = row[0], row[1:]
+            count += 1
+    if not count:
         raise DataError(f"{path}: no data rows after the header")
-    table = np.stack(rows)
-    return table[:, 1:].reshape(-1, SIDE, SIDE), table[:, 0].copy()
+    return images[:count].reshape(count, SIDE, SIDE), labels[:count]
 
 
 def _csv_line(path: Path, text: io.TextIOBase, number: int) -> str | None:
     """Return line ``number`` without its newline, or None at the end of the file."""
-    line = text.readline(MAX_LINE_CHARS + 1)
-    if len(line) > MAX_LINE_CHARS:
+    line = text.readline(MAX_LINE_CHARS + 2)  # room for a "\r\n"
+    if len(line.rstrip("\r\n")) > MAX_LINE_CHARS:
         raise DataError(f"{path}: line {number} is longer than {MAX_LINE_CHARS:,} characters")
-    return line.rstrip("\n") if line else None
+    return line.rstrip("\r\n") if line else None
 
 
 def _csv_row(path: Path, number: int, line: str) -> np.ndarray:

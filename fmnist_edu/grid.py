@@ -25,6 +25,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import struct
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,7 +42,10 @@ from fmnist_edu.experiments import Experiment, Result
 from fmnist_edu.store import ResultStore, code_version
 
 SCHEDULER_ENV = "FMNIST_EDU_SCHEDULER"
+#: Seconds to reach a scheduler and hear its handshake, and again to finish connecting.
 CONNECT_TIMEOUT_S = 30
+#: Largest handshake a Dask scheduler sends (it sends about 70 bytes).
+MAX_HANDSHAKE = 1 << 16
 
 
 def _train_task(
@@ -81,13 +88,92 @@ def _client(scheduler: str | None, workers: int | None, threads: int | None):
             env={"OMP_NUM_THREADS": str(share)},
         )
         return Client(cluster), cluster, share
+    return _connect(scheduler), None, threads
+
+
+def _unreachable(scheduler: str | None, problem: str) -> FmnistEduError:
+    return FmnistEduError(
+        f"cannot reach the Dask scheduler at {scheduler!r} ({problem}); start one with "
+        f"'dask scheduler' or unset {SCHEDULER_ENV}"
+    )
+
+
+def _receive(sock: socket.socket, size: int, deadline: float) -> bytes:
+    """Read exactly ``size`` bytes before ``deadline`` (``time.monotonic``), or raise."""
+    data = b""
+    while len(data) < size:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("it closed the connection without a Dask handshake")
+        data += chunk
+    return data
+
+
+def probe(address: str, timeout: float | None = None) -> None:
+    """Check that a Dask scheduler answers at ``address`` within ``timeout`` seconds.
+
+    A Dask scheduler greets every new connection with a short handshake: an 8-byte
+    little-endian length and that many bytes of msgpack naming, among others, its
+    ``pickle-protocol``. Something else at the address (a web server, a service that
+    accepts and never answers) would otherwise make ``distributed.Client`` read a
+    garbage length, or wait for ever. Addresses other than ``tcp://`` (TLS, UCX) cannot
+    be read this way and are left to the client's own timeout.
+
+    Raises:
+        FmnistEduError: one line naming the address and what came back, if anything.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
     try:
-        return Client(scheduler, timeout=CONNECT_TIMEOUT_S), None, threads
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise FmnistEduError(
-            f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
-            f"'dask scheduler' or unset {SCHEDULER_ENV}"
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location, 8786)  # the port of `dask scheduler`
+    except ValueError as exc:
+        raise _unreachable(address, str(exc)) from None
+    if scheme != "tcp":
+        return
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            head = _receive(sock, 8, deadline)
+            (size,) = struct.unpack("<Q", head)
+            body = _receive(sock, size, deadline) if 0 < size <= MAX_HANDSHAKE else b""
+    except TimeoutError:
+        raise _unreachable(
+            address, f"no Dask handshake within {timeout:g} s; is a Dask scheduler listening?"
         ) from None
+    except OSError as exc:
+        raise _unreachable(address, exc.strerror or str(exc)) from None
+    if b"pickle-protocol" not in body:
+        raise _unreachable(
+            address, f"it answered {head!r}..., not a Dask handshake: is it a Dask scheduler?"
+        )
+
+
+def _connect(scheduler: str | None) -> Any:
+    """A ``distributed.Client`` of the scheduler, probed first and made within a deadline."""
+    from distributed import Client
+
+    if scheduler is not None:
+        probe(scheduler)
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except Exception as exc:  # whatever a half-working peer makes distributed raise
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, daemon=True, name="dask-connect")
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S + 5)  # the client's own timeout does not bound it all
+    if thread.is_alive():
+        raise _unreachable(scheduler, f"not connected after {CONNECT_TIMEOUT_S + 5:g} s")
+    if "error" in box:
+        exc = box["error"]
+        raise _unreachable(scheduler, f"{type(exc).__name__}: {exc}") from None
+    return box["client"]
 
 
 def _check(scheduler: str | None, workers: int | None, threads: int | None) -> str | None:

@@ -3,7 +3,8 @@
 :class:`History` (one :class:`EpochStats` per epoch) and :class:`Evaluation` are what
 :func:`fmnist_edu.training.train` and :func:`fmnist_edu.training.evaluate` return; the
 results store keeps them as JSON, and their ``from_dict`` methods check every field of
-what they read back, so a damaged entry is an error that names the field.
+what they read back (types, ranges, and that numbers are finite where they must be), so
+a damaged entry is an error that names the field.
 """
 
 from __future__ import annotations
@@ -25,12 +26,25 @@ def _fields(data: Any, cls: type, where: str) -> dict[str, Any]:
     return data
 
 
-def _number(value: Any, where: str, low: float | None = None, high: float = math.inf) -> float:
+def _number(value: Any, where: str, low: float, high: float = math.inf) -> float:
+    """A number in ``[low, high]``, finite (JSON may hold ``NaN`` and ``Infinity``)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{where}={value!r}: not a number")
-    if low is not None and not low <= value <= high:  # NaN fails too
-        raise ValueError(f"{where}={value!r}: not in [{low}, {high}]")
+    if not (low <= value <= high and math.isfinite(value)):  # NaN fails too
+        raise ValueError(f"{where}={value!r}: not a finite number in [{low}, {high}]")
     return float(value)
+
+
+def duration(value: Any, where: str) -> float:
+    """Check a stored number of seconds: finite and not negative; raises ``ValueError``."""
+    return _number(value, where, 0)
+
+
+def _loss(value: Any, where: str) -> float:
+    """A cross-entropy: not negative; ``NaN`` or ``Infinity`` after training diverged."""
+    if isinstance(value, float) and (math.isnan(value) or value == math.inf):
+        return value
+    return _number(value, where, 0)
 
 
 def _count(value: Any, where: str) -> int:
@@ -61,10 +75,10 @@ class EpochStats:
         d = _fields(data, cls, where)
         return cls(
             epoch=_count(d["epoch"], f"{where}.epoch"),
-            loss=_number(d["loss"], f"{where}.loss"),  # may be NaN after divergence
+            loss=_loss(d["loss"], f"{where}.loss"),
             train_accuracy=_number(d["train_accuracy"], f"{where}.train_accuracy", 0, 1),
             val_accuracy=_number(d["val_accuracy"], f"{where}.val_accuracy", 0, 1),
-            seconds=_number(d["seconds"], f"{where}.seconds", 0),
+            seconds=duration(d["seconds"], f"{where}.seconds"),
         )
 
 

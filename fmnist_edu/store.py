@@ -9,11 +9,12 @@ stale result is never served. Each entry is two files:
 - ``<key>.json``: the metrics and the SHA-256 of the weights file.
 
 Both are written to temporary files and renamed into place, JSON last, so a reader
-sees a complete entry or none. A damaged entry (JSON that does not parse, weights that
-do not match their recorded hash or that ``torch.load`` refuses, or contents that a
-caller finds wrong, see :meth:`ResultStore.set_aside`) is reported in one warning, moved
-into the ``damaged/`` subfolder, where it is kept but never read again, and treated as
-absent, so it is recomputed.
+sees a complete entry or none; they get the permissions the umask gives new files. A
+damaged entry (JSON that does not parse, weights that do not match their recorded hash
+or that ``torch.load`` refuses, or contents that a caller finds wrong, see
+:meth:`ResultStore.set_aside`) is reported in one warning, moved into the ``damaged/``
+subfolder, where it is kept but never read again, and treated as absent, so it is
+recomputed.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ _CODE_FILES = (
     "experiments/runner.py",
 )
 DAMAGED = "damaged"
+#: Age after which a temporary file of ours is a killed writer's leftover (a write takes
+#: seconds), removed by :meth:`ResultStore.check_writable`.
+STALE_S = 3600
 
 
 def code_version() -> str:
@@ -61,6 +65,7 @@ def _atomic_write(path: Path, write: Any) -> None:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
+            os.chmod(tmp, settings.new_file_mode())  # not mkstemp's 0600
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
@@ -93,7 +98,8 @@ class ResultStore:
 
     def check_writable(self) -> None:
         """Create the store folder and write a scratch file in it, so a store that cannot
-        hold a result is found before training, not after.
+        hold a result is found before training, not after. Also removes the temporary
+        files that writers killed long ago (see :data:`STALE_S`) left behind.
 
         Raises:
             StoreError: naming the folder and ``FMNIST_EDU_CACHE`` when the folder cannot
@@ -107,6 +113,17 @@ class ResultStore:
                 pass
         except OSError as exc:
             raise self._unusable(f"cannot be written ({exc.strerror or exc})") from None
+        self._remove_stale()
+
+    def _remove_stale(self) -> None:
+        """Remove the temporary files of writers killed over :data:`STALE_S` seconds ago."""
+        now = time.time()
+        for tmp in [*self.root.glob(".*.json.*.tmp"), *self.root.glob(".*.pt.*.tmp")]:
+            try:
+                if now - tmp.stat().st_mtime > STALE_S:
+                    tmp.unlink()
+            except OSError:
+                pass  # gone already, or not ours to remove: harmless
 
     def load(self, key: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
         """Return ``(metrics, state_dict)`` for ``key``, or ``None`` if absent or damaged.

@@ -81,7 +81,7 @@ def test_python_dash_m_entry_point(subset_dir):
 def test_download_hands_the_folder_and_force_to_ensure_release(tmp_path, monkeypatch, capsys):
     calls = []
 
-    def fake_ensure_release(folder, *, force=False):
+    def fake_ensure_release(folder, *, force=False, **settings):
         calls.append((folder, force))
         return f"{folder}: checked"
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
-from fmnist_edu import interpret
+from fmnist_edu import cli, interpret
 from fmnist_edu.cli import build_parser, main
 from fmnist_edu.store import ResultStore
 
@@ -69,3 +72,30 @@ def test_train_takes_shuffled_labels(subset_dir, capsys):
     assert "cnn k3 d2 s1 same shuffled-labels" in capsys.readouterr().out
     assert main(["train", "--labels", "random"]) == 1
     assert "invalid choice: 'random'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", ["read-only folder", "folder in the way"])
+def test_an_output_that_cannot_be_written_fails_before_training(
+    case, subset_dir, tmp_path, capsys, monkeypatch
+):
+    if case == "read-only folder":
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        if os.access(folder, os.W_OK):  # root writes anywhere, but not into sysfs
+            folder = Path("/sys")
+            if not folder.is_dir():
+                pytest.skip("this user can write to a read-only folder")
+        out = folder / "saliency.png"
+    else:
+        out = tmp_path / "saliency.png"
+        out.mkdir()
+
+    def never(*args):
+        raise AssertionError("trained before checking --out")
+
+    monkeypatch.setattr(cli, "_stored_or_trained", never)
+    argv = ["explain", "--out", str(out), "--data-dir", str(subset_dir), *SMALL]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {out}: cannot be written (") and err.count("\n") == 1

@@ -115,7 +115,7 @@ def test_offline_message_says_how_to_use_a_local_copy(tmp_path):
 
 def test_load_with_download_fills_an_empty_folder(tmp_path, server, subset_dir, monkeypatch):
     url, _ = server
-    monkeypatch.setattr("fmnist_edu.download.MIRRORS", (url,))
+    monkeypatch.setenv("FMNIST_EDU_MIRROR", url)
     monkeypatch.setattr("fmnist_edu.download.MD5", subset_sums(subset_dir))
     assert len(data.load(tmp_path / "new", download=True).train) == 3615
 
@@ -133,7 +133,7 @@ def test_an_existing_file_with_another_sum_is_never_replaced(tmp_path, server, s
 
 def test_load_with_download_completes_a_partial_folder(tmp_path, server, subset_dir, monkeypatch):
     url, handler = server
-    monkeypatch.setattr("fmnist_edu.download.MIRRORS", (url,))
+    monkeypatch.setenv("FMNIST_EDU_MIRROR", url)
     monkeypatch.setattr("fmnist_edu.download.MD5", subset_sums(subset_dir))
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
         (tmp_path / name).write_bytes((subset_dir / name).read_bytes())

@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import csv_text, idx_images, idx_labels, synthetic, write_csv_folder, write_idx_folder
 
-from fmnist_edu import data
+from fmnist_edu import data, formats
 from fmnist_edu.errors import DataError
 
 
@@ -176,3 +176,20 @@ def test_csv_signs_and_spaces_around_numbers_are_read(tmp_path):
     cells = ["+3"] + [" 7 "] + ["0"] * 783
     dataset = data.load(_csv_with_row(tmp_path, ",".join(cells)))
     assert dataset.train.labels[-1] == 3 and dataset.train.images[-1, 0, 0] == 7
+
+
+def test_a_csv_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """Spreadsheet programs save 'CSV UTF-8' with a BOM before the header."""
+    images, labels = synthetic(10, seed=10)
+    path = tmp_path / "fashion-mnist_test.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + csv_text(images, labels).encode())
+    read_images, read_labels = formats.read_csv(path)
+    assert (read_images == images).all() and (read_labels == labels).all()
+
+
+def test_a_utf16_csv_is_named_as_such(tmp_path):
+    images, labels = synthetic(3)
+    path = tmp_path / "fashion-mnist_test.csv"
+    path.write_bytes(csv_text(images, labels).encode("utf-16"))
+    with pytest.raises(DataError, match=r"test.csv: line 1: not UTF-8 text \(UTF-16\?\)"):
+        formats.read_csv(path)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import http.server
 import logging
 import os
+import socketserver
 import sys
 import threading
 
@@ -161,3 +164,65 @@ def test_an_unreachable_scheduler_is_one_clear_error(subset, store, monkeypatch)
     monkeypatch.setenv(grid.SCHEDULER_ENV, "tcp://127.0.0.1:9")  # nothing listens there
     with pytest.raises(FmnistEduError, match="cannot reach the Dask scheduler"):
         grid.run_grid(GRID[:1], subset, store)
+
+
+@pytest.fixture
+def impostor():
+    """Start a TCP service on 127.0.0.1 that is not a Dask scheduler; yield its starter."""
+    servers = []
+
+    def start(kind: str) -> str:
+        if kind == "http":  # a web server: answers 400 to what it cannot parse
+
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def log_message(self, *args):
+                    pass
+
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        else:  # "silent": accepts connections and never says a word (for 20 s at most)
+
+            class Silent(socketserver.BaseRequestHandler):
+                def handle(self):
+                    self.request.settimeout(20)
+                    with contextlib.suppress(OSError):
+                        while self.request.recv(1 << 16):
+                            pass
+
+            server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Silent)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return f"tcp://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("kind", ["http", "silent"])
+def test_a_service_that_is_not_a_scheduler_is_one_line_in_time(
+    subset, store, impostor, kind, monkeypatch
+):
+    monkeypatch.setattr(grid, "CONNECT_TIMEOUT_S", 1)
+    address = impostor(kind)
+    box = {}
+
+    def call():
+        try:
+            grid.run_grid(GRID[:1], subset, store, scheduler=address, progress=False)
+        except Exception as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(20)  # a Dask client left to itself waits for ever
+    assert not thread.is_alive(), "no answer within 20 s"
+    error = box.get("error")
+    assert isinstance(error, FmnistEduError), repr(error)
+    assert str(error).startswith(f"cannot reach the Dask scheduler at '{address}' (no Dask ")
+    assert "\n" not in str(error)
+
+
+def test_a_real_scheduler_passes_the_probe(cluster):
+    grid.probe(cluster.scheduler_address, timeout=10)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import pickle
+import time
 
 import pytest
 import torch
 
-from fmnist_edu import settings
+from fmnist_edu import records, settings
 from fmnist_edu.errors import StoreError
 from fmnist_edu.store import DAMAGED, ResultStore
 
@@ -116,3 +118,50 @@ def test_check_writable_creates_the_folder_and_leaves_nothing(tmp_path):
     store = ResultStore(tmp_path / "a" / "b")
     store.check_writable()
     assert store.root.is_dir() and not list(store.root.iterdir())
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_entries_get_the_permissions_of_the_umask(tmp_path, umask, mode):
+    """A store shared by a group is readable as the umask intends, not mkstemp's 0600."""
+    previous = os.umask(umask)
+    try:
+        ResultStore(tmp_path).save("k", {"m": 1}, {"w": torch.zeros(2)})
+    finally:
+        os.umask(previous)
+    assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {
+        "k.json": mode,
+        "k.pt": mode,
+    }
+
+
+def test_stored_numbers_must_be_finite_where_they_can_only_be():
+    """JSON holds NaN and Infinity; only a diverged loss may be either."""
+    epoch = {"epoch": 1, "loss": 0.5, "train_accuracy": 0.8, "val_accuracy": 0.7, "seconds": 1}
+    for field, value in [
+        ("seconds", math.inf),
+        ("seconds", math.nan),
+        ("seconds", -1.0),
+        ("val_accuracy", math.nan),
+        ("loss", -0.5),
+        ("loss", -math.inf),
+    ]:
+        with pytest.raises(ValueError, match=rf"epochs\[0\].{field}=.*: not a finite number"):
+            records.History.from_dict({"epochs": [epoch | {field: value}]})
+    for loss in (math.nan, math.inf):
+        assert records.History.from_dict({"epochs": [epoch | {"loss": loss}]}).epochs[0].loss != 0
+    with pytest.raises(ValueError, match=r"train_seconds=inf: not a finite number in \[0, inf\]"):
+        records.duration(json.loads("Infinity"), "metrics.train_seconds")
+    assert records.duration(2, "s") == 2.0
+
+
+def test_a_killed_writers_temporary_files_are_removed_once_stale(tmp_path):
+    store = ResultStore(tmp_path)
+    old, fresh = tmp_path / ".k.pt.abc123.tmp", tmp_path / ".j.json.def456.tmp"
+    other = tmp_path / ".notes.tmp"  # not of our naming
+    for path in (old, fresh, other):
+        path.write_bytes(b"partial")
+    two_hours_ago = time.time() - 7200
+    for path in (old, other):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    store.check_writable()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".j.json.def456.tmp", ".notes.tmp"]

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from fmnist_edu import data as data_module
-from fmnist_edu import models, registry
+from fmnist_edu import models, records, registry
 from fmnist_edu.errors import StoreError
 from fmnist_edu.experiments.config import Experiment
 from fmnist_edu.store import ResultStore
@@ -66,9 +66,7 @@ def _from_store(experiment: Experiment, metrics: dict[str, Any], state: dict) ->
         value = metrics[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"metrics.{name}={value!r}: not a count")
-    seconds = metrics["train_seconds"]
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
-        raise ValueError(f"metrics.train_seconds={seconds!r}: not a duration")
+    records.duration(metrics["train_seconds"], "metrics.train_seconds")
     if not isinstance(metrics["device"], str):
         raise ValueError(f"metrics.device={metrics['device']!r}: not a device name")
     history = History.from_dict(metrics["history"], "metrics.history")
