@@ -78,10 +78,26 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 def _add_experiment_options(p: argparse.ArgumentParser) -> None:
     _add_model_options(p)
-    p.add_argument("--epochs", type=_whole_number, default=10, help="1 to 10,000")
-    p.add_argument("--seed", type=_whole_number, default=0, help="0 to 2**63 - 1")
-    p.add_argument("--batch-size", type=_whole_number, default=experiments.Experiment.batch_size)
-    p.add_argument("--lr", type=_number, default=experiments.Experiment.lr, help="Adam's rate")
+    profiles = ", ".join(f"{p.epochs} {p.name}" for p in settings.PROFILES.values())
+    p.add_argument(
+        "--epochs",
+        type=_whole_number,
+        default=None,
+        help=f"1 to 10,000 (default: the profile's, FMNIST_EDU_PROFILE: {profiles})",
+    )
+    p.add_argument("--seed", type=_whole_number, default=0, help="0 to 2**63 - 1 (default: 0)")
+    p.add_argument(
+        "--batch-size",
+        type=_whole_number,
+        default=experiments.Experiment.batch_size,
+        help=f"images per step (default: {experiments.Experiment.batch_size})",
+    )
+    p.add_argument(
+        "--lr",
+        type=_number,
+        default=experiments.Experiment.lr,
+        help=f"Adam's rate (default: {experiments.Experiment.lr})",
+    )
     p.add_argument("--limit", type=_whole_number, default=None, help="train on this many images")
     p.add_argument(
         "--augment",
@@ -229,8 +245,15 @@ def _add_grid_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentP
         "grid", parents=[common], help="a design grid over seeds (in this process or on Dask)"
     )
     p.add_argument("section", choices=list(SECTIONS), help="which design question")
-    p.add_argument("--seeds", type=_whole_number, nargs="+", help="default: the profile's")
-    p.add_argument("--epochs", type=_whole_number, default=None, help="default: the profile's")
+    p.add_argument(
+        "--seeds", type=_whole_number, nargs="+", help="default: the profile's (FMNIST_EDU_PROFILE)"
+    )
+    p.add_argument(
+        "--epochs",
+        type=_whole_number,
+        default=None,
+        help="default: the profile's (FMNIST_EDU_PROFILE)",
+    )
     p.add_argument("--limit", type=_whole_number, default=None, help="train on this many images")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_whole_number, help="start a local Dask cluster of N")
@@ -358,7 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``fmnist-edu`` command."""
     parser = _Parser(prog="fmnist-edu", description=__doc__.splitlines()[0])
     common = _Parser(add_help=False)
-    common.add_argument("--data-dir", help="data folder (default: FMNIST_EDU_DATA, then data/)")
+    common.add_argument(
+        "--data-dir",
+        help=f"data folder (default: FMNIST_EDU_DATA, else {settings.data_dir_default()})",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     data_p = sub.add_parser("data", help="fetch or describe the dataset")

@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from fmnist_edu import data as data_module
 from fmnist_edu import experiments as exp_module
+from fmnist_edu import optional
 from fmnist_edu.errors import ConfigError, FmnistEduError
 from fmnist_edu.experiments import Experiment, Result
 from fmnist_edu.store import ResultStore, code_version
@@ -73,10 +74,8 @@ def _client(scheduler: str | None, workers: int | None, threads: int | None):
     """Return ``(client, cluster or None, torch threads per task)`` for the options."""
     try:
         from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - a partial install
-        raise FmnistEduError(
-            f"grids on Dask need {exc.name}: pip install -r requirements.txt"
-        ) from None
+    except ImportError as exc:  # an install without the [grid] extra
+        raise optional.missing(exc, "grids on Dask") from None
     if workers is not None:
         share = threads or max(1, (os.cpu_count() or 1) // workers)
         cluster = LocalCluster(

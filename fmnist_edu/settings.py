@@ -87,6 +87,15 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
     return _resolve(explicit, DATA_ENV, "data", "data")
 
 
+def data_dir_default() -> Path:
+    """The data folder when neither an argument nor ``FMNIST_EDU_DATA`` names one.
+
+    ``data/`` in a checkout, else ``~/.cache/fmnist_edu/data``: what ``--help`` shows.
+    """
+    root = project_root()
+    return root / "data" if root else user_cache_dir() / "data"
+
+
 def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
     """Resolve the results store: argument, ``FMNIST_EDU_CACHE``, ``_build/``, user cache."""
     return _resolve(explicit, CACHE_ENV, "_build/fmnist_edu_cache", "results")
