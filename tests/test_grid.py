@@ -20,6 +20,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from fmnist_edu import experiments, grid
 from fmnist_edu.errors import ConfigError, FmnistEduError
 from fmnist_edu.experiments import Experiment
+from fmnist_edu.store import ResultStore
 
 TINY = Experiment(epochs=1, limit=200)
 GRID = [dataclasses.replace(TINY, seed=0), dataclasses.replace(TINY, kernel_size=1),
@@ -51,7 +52,7 @@ def sequential(subset, tmp_path_factory):
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        store = experiments.ResultStore(tmp_path_factory.mktemp("sequential"))
+        store = ResultStore(tmp_path_factory.mktemp("sequential"))
         return grid.run_grid(GRID, subset, store, progress=False)
     finally:
         torch.set_num_threads(previous)
