@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,6 +202,15 @@ def table(section_name: str, plan: Plan, correct: Correctness) -> list[Row]:
             )
         )
     return rows
+
+
+def mean_curve(results: Sequence[Result], column: str) -> list[float]:
+    """One statistic of the runs' histories per epoch, averaged over the runs (seeds), e.g.
+    ``mean_curve(runs, "loss")``; the runs must have trained for the same epochs."""
+    curves = [r.history.column(column) for r in results]
+    if not curves or len({len(c) for c in curves}) != 1:
+        raise ConfigError(f"{column}: need runs with the same number of epochs")
+    return [statistics.fmean(values) for values in zip(*curves, strict=True)]
 
 
 def feature_shape(experiment: Experiment) -> tuple[int, ...]:

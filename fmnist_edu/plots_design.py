@@ -22,11 +22,14 @@ def tradeoff(rows: Sequence[Row]) -> BookFigure:
     fig = _figure(3.3)
     params_ax, macs_ax = fig.subplots(1, 2, sharey=True)
     for ax, cost, scale in ((params_ax, "parameters", 1e3), (macs_ax, "macs", 1e6)):
+        right = max(getattr(r, cost) for r in rows)
         for r in rows:
             x = getattr(r, cost) / scale
             y, err = 100 * r.accuracy.mean, 100 * r.accuracy.std
             ax.errorbar(x, y, yerr=err, fmt="o", ms=6, capsize=4, color="black", zorder=3)
-            ax.annotate(r.design.name, (x, y), xytext=(6, 4), textcoords="offset points")
+            last = getattr(r, cost) == right  # its label to the left, inside the axes
+            ax.annotate(r.design.name, (x, y), xytext=(-6 if last else 6, 4),
+                        textcoords="offset points", ha="right" if last else "left")  # fmt: skip
         ax.margins(x=0.25, y=0.2)
     params_ax.set(xlabel="parameters (thousands)", ylabel="test accuracy (%)")
     macs_ax.set(xlabel="MACs per image (millions)")

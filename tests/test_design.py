@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 import torch
 from figure_checks import assert_column_wide_with_readable_text
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from fmnist_edu import comparison, design, grid, models, plots_design, seed_study
 from fmnist_edu.cli import main
@@ -121,6 +122,18 @@ def test_the_accuracy_and_verdict_come_first_to_stay_in_view_on_a_phone(padding_
     assert valid[3].strip() == design.outcome(c)
     assert (same[2].strip(), same[3].strip()) == ("—", "reference")
     assert max(len(w) for w in design.outcome(c).split()) <= len("reference")
+
+
+def test_mean_curves_average_the_seeds_per_epoch(padding_rows):
+    _, _, results = padding_rows
+    two = results[:2]  # "same", seeds 0 and 1, one epoch each
+    loss = design.mean_curve(two, "loss")
+    assert loss == pytest.approx(
+        [(two[0].history.epochs[0].loss + two[1].history.epochs[0].loss) / 2]
+    )
+    longer = dataclasses.replace(two[1], history=type(two[1].history)(two[1].history.epochs * 2))
+    with pytest.raises(ConfigError, match="same number of epochs"):
+        design.mean_curve([two[0], longer], "loss")
 
 
 def test_a_missing_run_is_named(subset):
@@ -248,6 +261,13 @@ def test_figures_are_column_wide_readable_and_mark_noise(padding_rows):
     xs = sorted(line.get_xdata()[0] for line in macs_ax.lines if line.get_marker() == "o")
     assert xs == pytest.approx(sorted(r.macs / 1e6 for r in rows))
     assert macs_ax.get_xlabel() == "MACs per image (millions)"
+    canvas = FigureCanvasAgg(figures["tradeoff"])
+    canvas.draw()
+    page = figures["tradeoff"].bbox
+    for ax in (params_ax, macs_ax):  # every design's label inside the figure, none cut off
+        for t in ax.texts:
+            box = t.get_window_extent(canvas.get_renderer())
+            assert page.x0 <= box.x0 and box.x1 <= page.x1, t.get_text()
 
 
 def test_the_grid_command_prints_the_table_and_writes_csv(
