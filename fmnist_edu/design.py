@@ -222,15 +222,14 @@ def feature_shape(experiment: Experiment) -> tuple[int, ...]:
 
 def sides(experiment: Experiment) -> tuple[int, ...]:
     """The side of the feature maps through a CNN design: the image's side, then each new
-    side after a convolution or a pooling layer that changes it (computed by running the
-    model, :func:`fmnist_edu.summary.summarize`). The default CNN gives ``(28, 14, 7)``;
+    side after each convolution and pooling layer (computed by running the model,
+    :func:`fmnist_edu.summary.summarize`). The default CNN gives ``(28, 28, 14, 14, 7)``;
     with ``padding="valid"``, ``(28, 26, 13, 11, 5)``."""
-    out = [models.IMAGE_SIDE]
-    for r in summary.summarize(experiment.build()):
-        if r.name.startswith("features.") and r.kind in ("Conv2d", "MaxPool2d"):
-            if r.output_shape[-1] != out[-1]:
-                out.append(r.output_shape[-1])
-    return tuple(out)
+    layers = summary.summarize(experiment.build())
+    return (models.IMAGE_SIDE,) + tuple(
+        r.output_shape[-1] for r in layers
+        if r.name.startswith("features.") and r.kind in ("Conv2d", "MaxPool2d")
+    )  # fmt: skip
 
 
 def valid_reads(side: int, kernel: int) -> torch.Tensor:
@@ -256,10 +255,11 @@ def outcome(c: comparison.Comparison | None) -> str:
     return "better" if c.a_better else "worse" if c.b_better else "within noise"
 
 
-COLUMNS = ("design", "accuracy %", "minus reference, points", "verdict", "parameters",
-           "MACs", "dense inputs", "receptive field")  # fmt: skip
+COLUMNS = ("design", "accuracy %", "minus reference", "verdict", "parameters",
+           "MACs (millions)", "dense inputs", "receptive field")  # fmt: skip
 """The table's columns, the accuracy and the verdict first: they stay in view on a phone
-(the costs scroll in from the right). The interval's confidence is the comparison's."""
+(the costs scroll in from the right); short cells (MACs in millions) keep every column in
+view on a desktop. The interval's confidence is the comparison's."""
 
 
 def signed(points: float) -> str:
@@ -276,7 +276,7 @@ def cells(row: Row) -> list[str]:
     )  # fmt: skip
     rf = row.receptive_field
     return [row.design.name, f"{100 * a.mean:.1f} ± {100 * a.std:.1f}", versus, outcome(c),
-            f"{row.parameters:,}", f"{row.macs:,}", f"{row.dense_inputs:,}",
+            f"{row.parameters:,}", f"{row.macs / 1e6:.2f}", f"{row.dense_inputs:,}",
             f"{rf} × {rf}"]  # fmt: skip
 
 

@@ -43,7 +43,7 @@ def differences(sections: Mapping[str, Sequence[Row]]) -> BookFigure:
     the interval excludes zero; a hollow one: within noise. ``sections`` maps a title to
     its rows; references (rows without a comparison) are not drawn."""
     lines = [(title, r) for title, rows in sections.items() for r in rows if r.versus]
-    fig = _figure(0.9 + 0.55 * len(lines))
+    fig = _figure(0.9 + 0.6 * len(lines))
     ax = fig.subplots()
     for y, (title, r) in enumerate(reversed(lines)):
         c = r.versus
@@ -53,7 +53,7 @@ def differences(sections: Mapping[str, Sequence[Row]]) -> BookFigure:
                 markerfacecolor="black" if beyond else "white", zorder=3)  # fmt: skip
         # The label above its interval, across the full width: at 12 pt, labels at the
         # side would leave the intervals half the figure.
-        ax.text(0.0, y + 0.22, f"{title}: {r.design.name} vs {r.design.reference}",
+        ax.text(0.0, y + 0.25, f"{title}: {r.design.name} vs {r.design.reference}",
                 transform=ax.get_yaxis_transform(), va="bottom", ha="left")  # fmt: skip
     ax.axvline(0, color="0.6", lw=1, zorder=1)
     ax.set_yticks([])
