@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,8 +30,8 @@ from pathlib import Path
 
 import torch
 
-from fmnist_edu import comparison, experiments, summary
-from fmnist_edu.data import FashionMNIST, Split
+from fmnist_edu import comparison, experiments, models, summary
+from fmnist_edu.data import FashionMNIST
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.experiments import Experiment, Result, SeedSummary
 from fmnist_edu.settings import profile as get_profile
@@ -141,10 +142,14 @@ class Row:
     parameters: int
     macs: int  # multiply-accumulates per image
     receptive_field: int  # side of the input square one unit of the last conv block sees
-    dense_inputs: int  # values the classifier's first dense layer reads
-    seconds_per_epoch: float  # median over seeds of the mean epoch time
+    feature_shape: tuple[int, ...]  # (channels, side, side) after the last conv block
     accuracy: SeedSummary  # test accuracy over seeds
     versus: comparison.Comparison | None  # this design minus its reference
+
+    @property
+    def dense_inputs(self) -> int:
+        """Values the classifier's first dense layer reads: channels x side x side."""
+        return math.prod(self.feature_shape)
 
 
 class Correctness:
@@ -191,10 +196,7 @@ def table(section_name: str, plan: Plan, correct: Correctness) -> list[Row]:
                 parameters=runs[0].parameters,
                 macs=sum(r.macs for r in layers),
                 receptive_field=features[-1].receptive_field,
-                dense_inputs=model.classifier.fc1.in_features,
-                seconds_per_epoch=statistics.median(
-                    r.history.seconds / len(r.history.epochs) for r in runs
-                ),  # fmt: skip
+                feature_shape=tuple(features[-1].output_shape),
                 accuracy=experiments.summarize_seeds(r.test.accuracy for r in runs),
                 versus=versus,
             )
@@ -202,20 +204,48 @@ def table(section_name: str, plan: Plan, correct: Correctness) -> list[Row]:
     return rows
 
 
-def border_ink(split: Split, width: int = 1) -> tuple[float, float]:
-    """Return the outer ring's share of the image area and of the ink (summed pixel values).
+def mean_curve(results: Sequence[Result], column: str) -> list[float]:
+    """One statistic of the runs' histories per epoch, averaged over the runs (seeds), e.g.
+    ``mean_curve(runs, "loss")``; the runs must have trained for the same epochs."""
+    curves = [r.history.column(column) for r in results]
+    if not curves or len({len(c) for c in curves}) != 1:
+        raise ConfigError(f"{column}: need runs with the same number of epochs")
+    return [statistics.fmean(values) for values in zip(*curves, strict=True)]
 
-    The ring is ``width`` pixels wide. Without padding ("valid"), a 3 x 3 convolution
-    centres no kernel on the outermost pixel of its input, and reads that pixel at fewer
-    positions than the others: what the border loses depends on how much ink it holds.
+
+def feature_shape(experiment: Experiment) -> tuple[int, ...]:
+    """``(channels, side, side)`` of the last convolutional block's output: what the
+    classifier's first dense layer flattens (computed by running the model)."""
+    return next(r.output_shape for r in reversed(summary.summarize(experiment.build()))
+                if r.name.startswith("features."))  # fmt: skip
+
+
+def sides(experiment: Experiment) -> tuple[int, ...]:
+    """The side of the feature maps through a CNN design: the image's side, then each new
+    side after each convolution and pooling layer (computed by running the model,
+    :func:`fmnist_edu.summary.summarize`). The default CNN gives ``(28, 28, 14, 14, 7)``;
+    with ``padding="valid"``, ``(28, 26, 13, 11, 5)``."""
+    layers = summary.summarize(experiment.build())
+    return (models.IMAGE_SIDE,) + tuple(
+        r.output_shape[-1] for r in layers
+        if r.name.startswith("features.") and r.kind in ("Conv2d", "MaxPool2d")
+    )  # fmt: skip
+
+
+def valid_reads(side: int, kernel: int) -> torch.Tensor:
+    """How many output positions of a stride-1 ``kernel`` x ``kernel`` convolution without
+    padding ("valid") read each pixel of a ``side`` x ``side`` input (``int64 [side, side]``).
+
+    The output has ``side - kernel + 1`` positions per row; every input pixel is read at
+    least once (a corner pixel once, an inner one ``kernel ** 2`` times): valid padding
+    loses output positions, not input pixels.
     """
-    side = split.images.shape[-1]
-    if not 1 <= width < side // 2:
-        raise ConfigError(f"width={width}: must be between 1 and {side // 2 - 1}")
-    ring = torch.ones(side, side, dtype=torch.bool)
-    ring[width:-width, width:-width] = False
-    ink = split.images.double().sum(0)
-    return float(ring.double().mean()), float(ink[ring].sum() / ink.sum())
+    if not 1 <= kernel <= side:
+        raise ConfigError(f"kernel={kernel}: must be between 1 and the side, {side}")
+    out = side - kernel + 1
+    ones = torch.ones(1, 1, out, out, dtype=torch.float64)
+    weight = torch.ones(1, 1, kernel, kernel, dtype=torch.float64)
+    return torch.nn.functional.conv_transpose2d(ones, weight)[0, 0].round().long()
 
 
 def outcome(c: comparison.Comparison | None) -> str:
@@ -225,8 +255,11 @@ def outcome(c: comparison.Comparison | None) -> str:
     return "better" if c.a_better else "worse" if c.b_better else "within noise"
 
 
-COLUMNS = ("design", "parameters", "MACs per image", "receptive field", "dense inputs",
-           "s per epoch", "test accuracy %", "vs reference, points (95% interval)")  # fmt: skip
+COLUMNS = ("design", "accuracy %", "minus reference", "verdict", "parameters",
+           "MACs (millions)", "dense inputs", "receptive field")  # fmt: skip
+"""The table's columns, the accuracy and the verdict first: they stay in view on a phone
+(the costs scroll in from the right); short cells (MACs in millions) keep every column in
+view on a desktop. The interval's confidence is the comparison's."""
 
 
 def signed(points: float) -> str:
@@ -238,21 +271,20 @@ def signed(points: float) -> str:
 def cells(row: Row) -> list[str]:
     """A row as the strings the text, Markdown and CSV tables show."""
     c, a = row.versus, row.accuracy
-    versus = "reference" if c is None else (
-        f"{signed(100 * c.difference)} ({signed(100 * c.low)} to {signed(100 * c.high)}), "
-        f"{outcome(c)}"
+    versus = "—" if c is None else (
+        f"{signed(100 * c.difference)} ({signed(100 * c.low)} to {signed(100 * c.high)})"
     )  # fmt: skip
     rf = row.receptive_field
-    return [row.design.name, f"{row.parameters:,}", f"{row.macs:,}", f"{rf}×{rf}",
-            f"{row.dense_inputs:,}", f"{row.seconds_per_epoch:.2f}",
-            f"{100 * a.mean:.1f} ± {100 * a.std:.1f}", versus]  # fmt: skip
+    return [row.design.name, f"{100 * a.mean:.1f} ± {100 * a.std:.1f}", versus, outcome(c),
+            f"{row.parameters:,}", f"{row.macs / 1e6:.2f}", f"{row.dense_inputs:,}",
+            f"{rf} × {rf}"]  # fmt: skip
 
 
 def format_table(rows: Sequence[Row]) -> str:
     """The table as aligned plain text (what ``fmnist-edu grid`` prints)."""
     lines = [list(COLUMNS)] + [cells(r) for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
-    text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+    text = ["  ".join(c.ljust(w) if i in (0, 3) else c.rjust(w)
                       for i, (c, w) in enumerate(zip(line, widths, strict=True)))
             for line in lines]  # fmt: skip
     text.insert(1, "-" * len(text[0]))
@@ -261,14 +293,15 @@ def format_table(rows: Sequence[Row]) -> str:
 
 def markdown_table(rows: Sequence[Row]) -> str:
     """The table as Markdown, for a chapter."""
-    head = "| " + " | ".join(COLUMNS) + " |\n|---|" + "---:|" * (len(COLUMNS) - 1) + "\n"
+    align = ["---", "---:", "---:", "---", "---:", "---:", "---:", "---:"]
+    head = f"| {' | '.join(COLUMNS)} |\n|{'|'.join(align)}|\n"
     return head + "\n".join("| " + " | ".join(cells(r)) + " |" for r in rows)
 
 
 def write_csv(rows: Sequence[Row], path: str | Path) -> None:
     """Write the table as CSV: raw numbers (fractions, not percent) for a spreadsheet."""
     fields = ["design", "parameters", "macs", "receptive_field", "dense_inputs",
-              "seconds_per_epoch", "accuracy_mean", "accuracy_std", "seeds",
+              "accuracy_mean", "accuracy_std", "seeds",
               "difference", "low", "high", "outcome"]  # fmt: skip
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -276,7 +309,7 @@ def write_csv(rows: Sequence[Row], path: str | Path) -> None:
         for r in rows:
             c = r.versus
             writer.writerow([r.design.name, r.parameters, r.macs, r.receptive_field,
-                             r.dense_inputs, f"{r.seconds_per_epoch:.4f}", f"{r.accuracy.mean:.6f}",
+                             r.dense_inputs, f"{r.accuracy.mean:.6f}",
                              f"{r.accuracy.std:.6f}", r.accuracy.n,
                              *(("", "", "") if c is None else
                                (f"{c.difference:.6f}", f"{c.low:.6f}", f"{c.high:.6f}")),

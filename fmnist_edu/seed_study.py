@@ -11,6 +11,7 @@ confirmed, contradicted or within noise on a build's runs, by
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,6 +52,15 @@ def count_error(reported: int, measured: int) -> float:
 def count_is_right(reported: int, measured: int) -> bool:
     """True when the reported count is the measured one up to :data:`COUNT_TOLERANCE`."""
     return abs(count_error(reported, measured) - 1) <= COUNT_TOLERANCE
+
+
+def sampling_error(accuracy: float, images: int) -> float:
+    """The standard error of an accuracy measured on ``images`` test images, as a fraction:
+    ``sqrt(p (1 - p) / n)``, the part of one run's noise that comes from which images the
+    test set holds (a binomial proportion). A larger test set makes it smaller."""
+    if not 0 <= accuracy <= 1 or images < 1:
+        raise ValueError(f"accuracy={accuracy}, images={images}: need 0..1 and at least one")
+    return math.sqrt(accuracy * (1 - accuracy) / images)
 
 
 @dataclass(frozen=True)
@@ -123,10 +133,12 @@ def findings(kernel: Sequence[Row], stacked: Sequence[Row], plan: Plan, correct:
 
 
 def markdown_findings(found: Sequence[Finding]) -> str:
-    """The findings as a Markdown table: the claim, the verdict, the comparisons."""
-    lines = ["| the study's finding | on this build's runs | evidence |", "|---|---|---|"]
-    lines += [f"| {f.claim} | **{f.status}** | {'; '.join(f.evidence)} |" for f in found]
-    return "\n".join(lines)
+    """The findings as a numbered Markdown list (it wraps on a phone, where a table's
+    last columns would scroll out of view): the claim, the verdict, the comparisons."""
+    return "\n".join(
+        f"{i}. *{f.claim[0].upper()}{f.claim[1:]}*: **{f.status}**. {'; '.join(f.evidence)}."
+        for i, f in enumerate(found, 1)
+    )
 
 
 def beside(kernel: Sequence[Row], plan: Plan, correct: Correctness
@@ -139,23 +151,33 @@ def beside(kernel: Sequence[Row], plan: Plan, correct: Correctness
     return [(reported, *by_name[reported.name]) for reported in REPORTED]
 
 
-def markdown_table(pairs: Sequence[tuple[Reported, int, SeedSummary]]) -> str:
-    """The study's table beside the measured one (from :func:`beside`), wrong counts marked."""
-    lines = [
-        "| model | study: accuracy | measured accuracy | study: parameters "
-        "| measured parameters | study's count |",
-        "|---|---:|---:|---:|---:|---|",
+def count_verdict(reported: int, measured: int) -> str:
+    """``"right"``, or ``"wrong: 2.2 ×"`` (the reported count over the true one)."""
+    if count_is_right(reported, measured):
+        return "right"
+    return f"**wrong**: {count_error(reported, measured):.1f} ×"
+
+
+def parameter_table(pairs: Sequence[tuple[Reported, int, SeedSummary]]) -> str:
+    """The study's parameter counts beside the true ones (from :func:`beside`), each judged;
+    four short columns, so that the verdict stays in view on a phone."""
+    lines = ["| model | study | true count | study's count |", "|---|---:|---:|---|"]
+    lines += [
+        f"| {reported.name} | {reported.parameters:,} | {measured:,} "
+        f"| {count_verdict(reported.parameters, measured)} |"
+        for reported, measured, _ in pairs
     ]
-    for reported, measured, accuracy in pairs:
+    return "\n".join(lines)
+
+
+def accuracy_table(pairs: Sequence[tuple[Reported, int, SeedSummary]]) -> str:
+    """The study's accuracies (one run each) beside a build's (mean ± standard deviation
+    over its seeds), in percent."""
+    lines = ["| model | study, one run | this build, over seeds |", "|---|---:|---:|"]
+    for reported, _, accuracy in pairs:
         low, high = (100 * a for a in reported.accuracy)
-        acc = f"~{low:.0f} %" if low == high else f"~{low:.0f}–{high:.0f} %"
-        verdict = (
-            "right"
-            if count_is_right(reported.parameters, measured)
-            else f"**wrong** ({count_error(reported.parameters, measured):.1f} × the true count)"
-        )
+        acc = f"~{low:.0f}" if low == high else f"~{low:.0f}–{high:.0f}"
         lines.append(
-            f"| {reported.name} | {acc} | {100 * accuracy.mean:.1f} ± {100 * accuracy.std:.1f} % "
-            f"| {reported.parameters:,} | {measured:,} | {verdict} |"
+            f"| {reported.name} | {acc} | {100 * accuracy.mean:.1f} ± {100 * accuracy.std:.1f} |"
         )
     return "\n".join(lines)

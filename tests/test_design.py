@@ -7,9 +7,10 @@ import dataclasses
 
 import pytest
 import torch
-from matplotlib.text import Text
+from figure_checks import assert_column_wide_with_readable_text
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from fmnist_edu import comparison, data, design, grid, models, plots, plots_design, seed_study
+from fmnist_edu import comparison, design, grid, models, plots_design, seed_study
 from fmnist_edu.cli import main
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.experiments import Experiment, summarize_seeds
@@ -72,7 +73,11 @@ def test_a_table_measures_sizes_and_compares_with_the_reference(padding_rows, su
     same, valid = rows
     assert same.versus is None and design.outcome(same.versus) == "reference"
     assert (same.parameters, valid.parameters) == (421_642, 225_034)
+    assert (same.feature_shape, valid.feature_shape) == ((64, 7, 7), (64, 5, 5))
     assert (same.dense_inputs, valid.dense_inputs) == (64 * 7 * 7, 64 * 5 * 5)
+    for r in rows:  # what the dense layer reads is what the last block puts out
+        assert r.dense_inputs == r.design.experiment.build().classifier.fc1.in_features
+        assert r.feature_shape == design.feature_shape(r.design.experiment)
     assert same.receptive_field == valid.receptive_field == 10
     assert same.macs == 28 * 28 * 32 * 9 + 14 * 14 * 64 * 32 * 9 + 3136 * 128 + 128 * 10
     assert same.accuracy.values == tuple(r.test.accuracy for r in results[:2])
@@ -90,16 +95,45 @@ def test_the_table_reads_the_same_as_text_markdown_and_csv(padding_rows, tmp_pat
     rows, _, _ = padding_rows
     text = design.format_table(rows).splitlines()
     assert text[0].split()[0] == "design" and set(text[1]) == {"-"}
-    assert text[2].startswith("same") and text[2].endswith("reference")
-    assert design.outcome(rows[1].versus) in text[3]
+    assert text[2].startswith("same") and text[2].endswith("10 × 10")
+    assert "reference" in text[2] and design.outcome(rows[1].versus) in text[3]
     markdown = design.markdown_table(rows).splitlines()
-    assert len(markdown) == 4 and markdown[3].startswith("| valid | 225,034 |")
+    assert len(markdown) == 4 and markdown[3].startswith("| valid | ")
+    valid_macs = 26 * 26 * 32 * 9 + 11 * 11 * 64 * 32 * 9 + 1600 * 128 + 128 * 10
+    assert markdown[3].endswith(f"| 225,034 | {valid_macs / 1e6:.2f} | 1,600 | 10 × 10 |")
     design.write_csv(rows, tmp_path / "t.csv")
     with open(tmp_path / "t.csv", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
     assert [r["design"] for r in table] == ["same", "valid"]
     assert float(table[1]["difference"]) == pytest.approx(rows[1].versus.difference, abs=1e-6)
     assert table[0]["outcome"] == "reference" and table[0]["low"] == ""
+    assert "seconds_per_epoch" not in table[0]  # wall time on a shared machine: not a cost
+
+
+def test_the_accuracy_and_verdict_come_first_to_stay_in_view_on_a_phone(padding_rows):
+    rows, _, _ = padding_rows
+    head, _, same, valid = (line.strip("|").split("|") for line in
+                            design.markdown_table(rows).splitlines())  # fmt: skip
+    assert [h.strip() for h in head[:4]] == ["design", "accuracy %", "minus reference",
+                                             "verdict"]  # fmt: skip
+    a, c = rows[1].accuracy, rows[1].versus
+    assert valid[1].strip() == f"{100 * a.mean:.1f} ± {100 * a.std:.1f}"
+    assert valid[2].strip().startswith(design.signed(100 * c.difference) + " (")
+    assert valid[3].strip() == design.outcome(c)
+    assert (same[2].strip(), same[3].strip()) == ("—", "reference")
+    assert max(len(w) for w in design.outcome(c).split()) <= len("reference")
+
+
+def test_mean_curves_average_the_seeds_per_epoch(padding_rows):
+    _, _, results = padding_rows
+    two = results[:2]  # "same", seeds 0 and 1, one epoch each
+    loss = design.mean_curve(two, "loss")
+    assert loss == pytest.approx(
+        [(two[0].history.epochs[0].loss + two[1].history.epochs[0].loss) / 2]
+    )
+    longer = dataclasses.replace(two[1], history=type(two[1].history)(two[1].history.epochs * 2))
+    with pytest.raises(ConfigError, match="same number of epochs"):
+        design.mean_curve([two[0], longer], "loss")
 
 
 def test_a_missing_run_is_named(subset):
@@ -128,7 +162,7 @@ def _rows(section: str, rates: dict[Experiment, float], correct: FixedCorrectnes
             ref = designs[d.reference].experiment
             versus = comparison.compare(correct.of(None, d.experiment), correct.of(None, ref))
         parameters = models.count_parameters(d.experiment.build())
-        out.append(design.Row(d, parameters, 0, 0, 0, 0.0,
+        out.append(design.Row(d, parameters, 0, 0, (0, 0, 0),
                               summarize_seeds([rates[d.experiment]] * 3), versus))  # fmt: skip
     return out
 
@@ -155,7 +189,18 @@ def test_the_study_findings_follow_the_comparisons(rates, expected):
     found = seed_study.findings(kernel, stacked, TINY, correct)
     assert [f.status for f in found] == expected
     assert all(len(f.evidence) == 2 for f in found)
-    assert "**" + expected[0] + "**" in seed_study.markdown_findings(found)
+    listed = seed_study.markdown_findings(found).splitlines()
+    assert [line[:3] for line in listed] == ["1. ", "2. ", "3. "]  # a list: it wraps on a phone
+    assert all(f"**{e}**" in line for e, line in zip(expected, listed, strict=True))
+    assert all(f.evidence[1] in line for f, line in zip(found, listed, strict=True))
+
+
+def test_a_larger_test_set_measures_accuracy_more_precisely():
+    assert seed_study.sampling_error(0.9, 10_000) == pytest.approx(0.003)
+    assert seed_study.sampling_error(0.9, 1_770) == pytest.approx((0.09 / 1770) ** 0.5)
+    assert seed_study.sampling_error(1.0, 100) == 0.0
+    with pytest.raises(ValueError, match="images=0"):
+        seed_study.sampling_error(0.5, 0)
 
 
 def test_status_and_counts():
@@ -167,7 +212,7 @@ def test_status_and_counts():
 
 
 def test_the_study_table_marks_the_wrong_counts():
-    kernel = [design.Row(d, p, 0, 0, 0, 0.0, summarize_seeds([0.8, 0.9]), None)
+    kernel = [design.Row(d, p, 0, 0, (64, 7, 7), summarize_seeds([0.8, 0.9]), None)
               for d, p in zip(design.section("kernel"), (405_002, 421_642, 454_922, 504_842),
                               strict=True)]  # fmt: skip
 
@@ -177,10 +222,17 @@ def test_the_study_table_marks_the_wrong_counts():
             return [type("R", (), {"parameters": 109_386, "test": type("T", (), {"accuracy": a})})
                     for a in (0.86, 0.88)]  # fmt: skip
 
-    table = seed_study.markdown_table(seed_study.beside(kernel, TINY, Runs())).splitlines()
-    assert table[2].startswith("| MLP | ~88 % | 87.0 ± 1.4 % | 109,000 | 109,386 | right |")
-    assert "| 980,000 | 454,922 | **wrong** (2.2 × the true count) |" in table[4]
-    assert "**wrong** (3.6 × the true count)" in table[5] and "right" in table[3]
+    pairs = seed_study.beside(kernel, TINY, Runs())
+    params = seed_study.parameter_table(pairs).splitlines()
+    assert params[0] == "| model | study | true count | study's count |"
+    assert params[2] == "| MLP | 109,000 | 109,386 | right |"
+    assert params[4] == "| 5 × 5 | 980,000 | 454,922 | **wrong**: 2.2 × |"
+    assert params[5].endswith("| **wrong**: 3.6 × |") and params[3].endswith("| right |")
+    accuracy = seed_study.accuracy_table(pairs).splitlines()
+    assert accuracy[2] == "| MLP | ~88 | 87.0 ± 1.4 |"
+    assert accuracy[3] == "| 3 × 3 | ~90–91 | 85.0 ± 7.1 |"
+    # Short enough for a phone: four columns at most, the verdict among them.
+    assert all(line.count("|") <= 5 for line in params + accuracy)
 
 
 def test_figures_are_column_wide_readable_and_mark_noise(padding_rows):
@@ -195,18 +247,27 @@ def test_figures_are_column_wide_readable_and_mark_noise(padding_rows):
         "tradeoff": plots_design.tradeoff(rows),
         "differences": plots_design.differences({"padding": [rows[0], noisy], "again": [clear]}),
     }
+    assert_column_wide_with_readable_text(figures)
     for name, fig in figures.items():
-        assert isinstance(fig, plots.BookFigure) and fig._repr_svg_(), name
-        assert fig.get_figwidth() == pytest.approx(plots.TEXT_WIDTH)
-        fig.draw_without_rendering()
-        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-        assert min(t.get_fontsize() for t in texts) >= plots.MIN_FONT_PT, name
+        assert fig._repr_svg_(), name
     ax = figures["differences"].axes[0]
-    labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels == ["again: valid vs same", "padding: valid vs same"]  # top to bottom: reversed
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["again: valid vs same", "padding: valid vs same"]  # bottom to top
     faces = [line.get_markerfacecolor() for line in ax.lines if line.get_marker() == "o"]
     assert faces == ["black", "white"]  # the clear one (bottom) filled, the noisy one hollow
-    assert {t.get_text() for t in figures["tradeoff"].axes[0].texts} == {"same", "valid"}
+    params_ax, macs_ax = figures["tradeoff"].axes
+    assert {t.get_text() for t in params_ax.texts} == {"same", "valid"}
+    # computed costs, not wall time: the points sit at the rows' MACs (millions)
+    xs = sorted(line.get_xdata()[0] for line in macs_ax.lines if line.get_marker() == "o")
+    assert xs == pytest.approx(sorted(r.macs / 1e6 for r in rows))
+    assert macs_ax.get_xlabel() == "MACs per image (millions)"
+    canvas = FigureCanvasAgg(figures["tradeoff"])
+    canvas.draw()
+    page = figures["tradeoff"].bbox
+    for ax in (params_ax, macs_ax):  # every design's label inside the figure, none cut off
+        for t in ax.texts:
+            box = t.get_window_extent(canvas.get_renderer())
+            assert page.x0 <= box.x0 and box.x1 <= page.x1, t.get_text()
 
 
 def test_the_grid_command_prints_the_table_and_writes_csv(
@@ -241,15 +302,45 @@ def test_grid_errors_are_one_line(subset_dir, extra, message, capsys):
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_border_ink_measures_the_outer_ring():
-    images = torch.zeros(2, 28, 28, dtype=torch.uint8)
-    images[:, 0, :] = 100  # ink on the top row only...
-    images[:, 10:12, 10:12] = 200  # ...and in the middle
-    area, ink = design.border_ink(data.Split(images, torch.tensor([0, 1])), width=1)
-    assert area == pytest.approx((28 * 28 - 26 * 26) / (28 * 28))
-    assert ink == pytest.approx(28 * 100 / (28 * 100 + 4 * 200))
-    with pytest.raises(ConfigError, match="width=14"):
-        design.border_ink(data.Split(images, torch.tensor([0, 1])), width=14)
+def test_sides_follow_the_maps_through_the_blocks():
+    assert design.sides(Experiment()) == (28, 28, 14, 14, 7)  # same: only pooling shrinks
+    # valid: a 3 x 3 convolution computes 28 - 3 + 1 = 26 positions; pooling 13 gives... 11 -> 5
+    assert design.sides(Experiment(padding="valid")) == (28, 26, 13, 11, 5)
+    assert design.sides(Experiment(depth=3))[-2:] == (7, 3)  # pooling 7 rounds down
+
+
+def test_valid_padding_loses_output_positions_not_input_pixels():
+    reads = design.valid_reads(28, 3)
+    assert reads.shape == (28, 28) and reads.min() == 1  # every pixel read at least once
+    assert reads[0, 0] == reads[27, 27] == 1 and reads[0, 14] == 3 and reads[14, 14] == 9
+    assert reads.sum() == 26 * 26 * 9  # 26 x 26 positions, each reads 9 pixels
+    assert design.valid_reads(5, 5).tolist() == [[1] * 5] * 5
+    with pytest.raises(ConfigError, match="kernel=29"):
+        design.valid_reads(28, 29)
+
+
+def test_the_dense_input_halves_then_falls_faster_with_depth():
+    """The depth section's claim: 1 -> 2 blocks halves the dense layer's input (side
+    halved, channels doubled), 2 -> 3 cuts it by more, since pooling 7 gives 3."""
+    shapes = [design.feature_shape(d.experiment) for d in design.section("depth")]
+    assert shapes == [(32, 14, 14), (64, 7, 7), (128, 3, 3)]
+    dense = [d.experiment.build().classifier.fc1.in_features for d in design.section("depth")]
+    assert dense == [6272, 3136, 1152] == [c * h * w for c, h, w in shapes]
+    assert dense[0] == 2 * dense[1] and dense[2] < dense[1] / 2
+
+
+def test_the_chapter_types_no_confidence_and_names_columns():
+    """Every number glued: the interval's confidence comes from the comparison; and a
+    table's columns are named, never counted (a phone shows them in another place)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "book" / "design_choices.md").read_text("utf-8")
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)  # code cells may compute anything...
+    prose += "\n".join(re.findall(r"caption: (.*)", text))  # ...but their captions are prose
+    assert not re.search(r"\b95\s?%", prose)
+    assert not re.search(r"\b(first|second|third|fourth|fifth|sixth|last) column", prose)
+    assert "per epoch" not in prose  # no wall-time comparison on a shared machine
 
 
 def test_signed_points_never_read_minus_zero():
