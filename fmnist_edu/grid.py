@@ -12,8 +12,9 @@ to Dask ``distributed`` as one task:
 - **Nothing stored is sent**, and an experiment asked twice is trained once.
 - **A worker that dies** has its task re-run on another by Dask's scheduler (up to its
   ``distributed.scheduler.allowed-failures``, 3 by default, for the same task).
-- **The same result wherever it runs.** On a CPU, a run gives bit-identical weights on any
-  machine with the same PyTorch build and the same number of torch threads. The thread
+- **The same result on the same kind of machine.** On a CPU, a run gives bit-identical
+  weights on machines of the same hardware with the same PyTorch build and the same number
+  of torch threads (other CPUs may round differently). The thread
   count changes how sums are split, hence float rounding, so every task sets it:
   ``threads`` if given, else this machine's cores divided among local workers, else (on a
   remote worker) the worker's cores divided among its task slots. A worker whose
