@@ -70,14 +70,19 @@ def endpoint(
     start_timeout: float = 60.0,
     stop_after: float = 600.0,
     request_timeout: float = 10.0,
+    trust_code: bool = False,
 ) -> Iterator[LocalEndpoint]:
     """Start a server for ``archive`` on a free loopback port; yield it; stop it after.
 
     The server is stopped (SIGINT, then SIGKILL after 10 s) when the block ends, however
     it ends, and stops itself after ``stop_after`` seconds whatever happens here.
+    ``trust_code`` passes ``--trust-code``: run the archive's handler even if it is not
+    this package's own.
     """
     command = [sys.executable, "-m", "fmnist_edu", "serve", str(archive), "--host", "127.0.0.1",
                "--port", "0", "--backend", backend, "--stop-after", str(stop_after)]  # fmt: skip
+    if trust_code:
+        command.append("--trust-code")
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
         client = httpx.Client(timeout=request_timeout)
