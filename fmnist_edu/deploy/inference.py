@@ -35,6 +35,7 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
 import zlib
 from collections import OrderedDict
@@ -200,11 +201,14 @@ def _load_weights(network: nn.Module, path: Path) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "Weights only load failed" not in str(exc):
-            raise ModelFileError(f"model.pth: not a PyTorch weights file ({exc})") from None
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None:  # bytes the weights-only unpickler cannot parse
+            lines = [line for line in str(exc).splitlines() if line.strip()] or ["unreadable"]
+            detail = lines[-2:][0]  # torch's last line points to its documentation
+            raise ModelFileError(f"model.pth: not a PyTorch weights file ({detail})") from None
         raise ModelFileError(
-            "model.pth: refused, it holds pickled Python objects, not only tensors; "
-            "torch.load(weights_only=True) stopped before running any of it"
+            f"model.pth: refused, it holds a pickled call of {found.group(1)}, not only tensors; "
+            "torch.load(weights_only=True) stopped before running it"
         ) from None
     except Exception as exc:  # garbage: IndexError, KeyError, EOFError, RuntimeError, ...
         raise ModelFileError(
