@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,25 @@ class LocalEndpoint:
     def ping(self) -> httpx.Response:
         """``GET /ping``."""
         return self.client.get(f"{self.url}/ping")
+
+
+def urllib_status(url: str, body: bytes, content_type: str, timeout: float = 30.0) -> int:
+    """``POST /invocations`` with the standard library's ``urllib``; return the status.
+
+    ``urllib`` sends the whole body before it reads any answer: a server that answers
+    early and closes with the body unread makes it see a reset connection instead, which
+    raises :class:`EndpointError` here.
+    """
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body, headers={"Content-Type": content_type}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        raise EndpointError(f"{url}: no answer to a {len(body):,}-byte body ({exc})") from None
 
 
 def _stop(process: subprocess.Popen, grace: float) -> None:

@@ -107,18 +107,17 @@ def create_app(
     return Starlette(routes=routes)
 
 
-def bind(host: str = "127.0.0.1", port: int = 8080, nodelay: bool = True) -> socket.socket:
+def bind(host: str = "127.0.0.1", port: int = 8080) -> socket.socket:
     """A listening TCP socket on ``host:port`` (port 0: a free one the system picks).
 
-    ``nodelay``: its connections turn Nagle's algorithm off (``TCP_NODELAY``). uvicorn
-    writes an answer's headers and body separately, and with Nagle's algorithm on the
-    system holds the body back until the client acknowledges the headers.
+    Its connections turn Nagle's algorithm off (``TCP_NODELAY``): uvicorn writes an
+    answer's headers and body separately, and with the algorithm on, the system may
+    hold the body back until the client has acknowledged the headers.
     """
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP.
-        proto = socket.IPPROTO_TCP if nodelay else 0
-        sock = socket.socket(family, socket.SOCK_STREAM, proto)
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(128)
@@ -236,15 +235,14 @@ def in_thread(
     backend: str = "torch",
     host: str = "127.0.0.1",
     request_timeout: float = REQUEST_TIMEOUT,
-    nodelay: bool = True,
 ) -> Iterator[str]:
     """Serve ``archive`` from a thread of this process on a free port; yield its URL.
 
     For tests and notebooks: the server stops when the block ends, whatever happens in it.
-    ``nodelay=False`` leaves Nagle's algorithm on, to measure what that costs.
+    ``request_timeout``: seconds a request may take to arrive (see :mod:`.connections`).
     """
     with loaded(archive, backend) as (handler, model):
-        sock = bind(host, 0, nodelay=nodelay)
+        sock = bind(host, 0)
         server = _server(create_app(handler, model), request_timeout)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()

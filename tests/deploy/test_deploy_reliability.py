@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from fmnist_edu.cli import main
-from fmnist_edu.deploy import archive, inference, payloads, server
+from fmnist_edu.deploy import archive, inference, local, payloads, server
 
 MARKER = "FMNIST_EDU_TEST_MARKER"
 
@@ -231,3 +231,13 @@ def test_pixels_scaled_to_0_1_are_refused_with_a_hint(handler, images):
     assert caught.value.status_code == 400
     for fine in (np.zeros((28, 28)), np.eye(28), images[0].astype(np.float32)):
         assert handler.input_fn(payloads.to_json(fine), inference.JSON).shape == (1, 1, 28, 28)
+
+
+def test_urllib_status_reads_the_status_or_says_why_not(quick_url):
+    assert local.urllib_status(quick_url, b"[1", inference.JSON) == 400
+    assert local.urllib_status(quick_url, b" " * 30_000_000, inference.JSON) == 413
+    sock = server.bind("127.0.0.1", 0)
+    address = server.url_of(sock)
+    sock.close()  # nobody listens there now
+    with pytest.raises(local.EndpointError, match="no answer to a 2-byte body"):
+        local.urllib_status(address, b"[1", inference.JSON)
