@@ -412,10 +412,8 @@ def input_fn(request_body: bytes | str, request_content_type: str | None) -> np.
     if low < 0 or high > 255:
         raise RequestError(400, f"pixel values must lie in 0-255; got {low} to {high}")
     if high <= 1 and images.dtype.kind == "f" and (images != np.round(images)).any():
-        raise RequestError(
-            400,
-            f"pixel values must be 0-255, as in the dataset files; these all lie within 0-1 "
-            f"({low:g} to {high:g}), as if scaled for training: multiply them by 255",
+        raise RequestError(  # all within 0-1, with fractions: scaled for training, not pixels
+            400, "pixel values must be 0-255, not scaled to 0-1: multiply them by 255"
         )
     batch = images.reshape(-1, 1, SIDE, SIDE).astype(np.float32)
     return np.ascontiguousarray(batch / np.float32(255.0))

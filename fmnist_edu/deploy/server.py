@@ -235,15 +235,17 @@ def in_thread(
     backend: str = "torch",
     host: str = "127.0.0.1",
     request_timeout: float = REQUEST_TIMEOUT,
+    linger_bytes: int = LINGER_BYTES,
 ) -> Iterator[str]:
     """Serve ``archive`` from a thread of this process on a free port; yield its URL.
 
     For tests and notebooks: the server stops when the block ends, whatever happens in it.
-    ``request_timeout``: seconds a request may take to arrive (see :mod:`.connections`).
+    ``request_timeout``: seconds a request may take to arrive; ``linger_bytes``: how much
+    of a refused body to read and drop before closing (see :mod:`.connections`).
     """
     with loaded(archive, backend) as (handler, model):
         sock = bind(host, 0)
-        server = _server(create_app(handler, model), request_timeout)
+        server = _server(create_app(handler, model, linger_bytes), request_timeout)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         try:
