@@ -14,13 +14,13 @@ from fmnist_edu.deploy.export import Parity
 from fmnist_edu.deploy.loadtest import LoadResult
 
 ROLES = {
-    "model.pth": "the weights: a `state_dict`, loaded with `weights_only=True`",
-    "model.onnx": "the same network for ONNX Runtime (the second backend)",
-    "code/inference.py": "the handler: `model_fn`, `input_fn`, `predict_fn`, `output_fn`",
-    "code/model.json": "the network's shape, the class names, where the model came from",
-    "code/requirements.txt": "extra packages for the container to install (none)",
+    "model.pth": "the weights (a state_dict)",
+    "model.onnx": "the network for ONNX Runtime",
+    "code/inference.py": "the handler's code",
+    "code/model.json": "the network's layers, the classes, the model's origin",
+    "code/requirements.txt": "packages to install (none)",
 }
-"""What each file of an archive is for."""
+"""What each file of an archive is for (short: the table must fit a phone)."""
 
 FORMATS = {"eager": "PyTorch `state_dict`", "torchscript": "TorchScript", "onnx": "ONNX"}
 
@@ -57,8 +57,8 @@ def parity(checks: Mapping[str, Parity]) -> str:
 
 
 def answers(rows: Sequence[tuple[str, int, int, Sequence[int], Sequence[int]]]) -> str:
-    """Good requests: content type, body bytes, status, and each image's predicted class
-    (with its true class where they differ).
+    """Good requests: content type, body bytes and each image's predicted class (with its
+    true class where they differ); a status other than 200 is shown after the classes.
 
     Each row is ``(content_type, body_bytes, status, predicted_labels, true_labels)``.
     """
@@ -68,9 +68,9 @@ def answers(rows: Sequence[tuple[str, int, int, Sequence[int], Sequence[int]]]) 
             CLASS_NAMES[p] + ("" if p == t else f" (true: {CLASS_NAMES[t]})")
             for p, t in zip(predicted, true, strict=True)
         )
-        out.append((f"`{content_type}`", f"{size:,}", status, names))
-    header = ("content type", "bytes", "status", "predicted class of each image")
-    return _table(header, out, (":--", "--:", "--:", ":--"))
+        out.append((f"`{content_type}`", f"{size:,}", names + ("" if status == 200 else
+                    f" (status {status})")))  # fmt: skip
+    return _table(("content type", "bytes", "predicted"), out, (":--", "--:", ":--"))
 
 
 def refusals(rows: Sequence[tuple[str, str, int, int, str]]) -> str:

@@ -18,13 +18,18 @@ def _rows(markdown: str) -> list[list[str]]:
 
 def test_tables_show_what_was_measured(tmp_path):
     listing = tables.listing([archive.Member("model.pth", 1_689_549)])
-    assert _rows(listing) == [["`model.pth`", "1,689,549", tables.ROLES["model.pth"]]]
+    assert _rows(listing) == [["`model.pth`", "1,689,549", "the weights (a state_dict)"]]
     path = tmp_path / "m.onnx"
     path.write_bytes(b"x" * 2_000_000)
     checks = {"onnx": export.Parity("onnx", path, 2_000_000, 6e-7, 1769, 1770)}
     assert _rows(tables.parity(checks)) == [["ONNX", "2.00", "6.0e-07", "1,769 of 1,770"]]
-    answers = tables.answers([("image/png", 418, 200, [9, 1], [9, 2])])
-    assert _rows(answers) == [["`image/png`", "418", "200", "Ankle boot, Trouser (true: Pullover)"]]
+    answers = tables.answers(
+        [("image/png", 418, 200, [9, 1], [9, 2]), ("text/csv", 9, 500, [], [])]
+    )
+    assert _rows(answers) == [
+        ["`image/png`", "418", "Ankle boot, Trouser (true: Pullover)"],
+        ["`text/csv`", "9", "(status 500)"],
+    ]
     long = "x | y " * 30
     refused = [("a pipe", "text/plain", 415, 415, long), ("odd", "text/csv", 400, 500, "m")]
     (row, odd) = _rows(tables.refusals(refused))
