@@ -36,9 +36,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str) 
 
 
 def listing(members: Sequence[Member]) -> str:
-    """The files of an archive: path, size and role."""
-    rows = [(f"`{m.name}`", f"{m.size:,}", ROLES.get(m.name, "")) for m in members]
-    return _table(("file", "bytes", "what it is"), rows, (":--", "--:", ":--"))
+    """The files of an archive: path and role in one column (it wraps on a phone), size."""
+    rows = [
+        (f"`{m.name}`" + (f": {ROLES[m.name]}" if m.name in ROLES else ""), f"{m.size:,}")
+        for m in members
+    ]
+    return _table(("file: what it is", "bytes"), rows, (":--", "--:"))
 
 
 def parity(checks: Mapping[str, Parity]) -> str:

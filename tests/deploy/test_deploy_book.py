@@ -18,7 +18,8 @@ def _rows(markdown: str) -> list[list[str]]:
 
 def test_tables_show_what_was_measured(tmp_path):
     listing = tables.listing([archive.Member("model.pth", 1_689_549)])
-    assert _rows(listing) == [["`model.pth`", "1,689,549", "the weights (a state_dict)"]]
+    assert _rows(listing) == [["`model.pth`: the weights (a state_dict)", "1,689,549"]]
+    assert _rows(tables.listing([archive.Member("extra.txt", 3)])) == [["`extra.txt`", "3"]]
     path = tmp_path / "m.onnx"
     path.write_bytes(b"x" * 2_000_000)
     checks = {"onnx": export.Parity("onnx", path, 2_000_000, 6e-7, 1769, 1770)}
