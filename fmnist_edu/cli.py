@@ -294,7 +294,7 @@ def serve(args: argparse.Namespace) -> None:
 
     try:
         server.serve(args.archive, args.host, args.port, args.backend, args.threads,
-                     args.stop_after, announce)  # fmt: skip
+                     args.stop_after, announce, trust_code=args.trust_code)  # fmt: skip
     except KeyboardInterrupt:
         pass
     print("stopped", flush=True)
@@ -306,13 +306,25 @@ def _add_deploy_parsers(sub: argparse._SubParsersAction, common: argparse.Argume
     p.add_argument("--out", required=True, help="folder for model.tar.gz")
     p.add_argument("--no-onnx", action="store_true", help="leave model.onnx out of the archive")
     p.set_defaults(func=package)
-    p = sub.add_parser("serve", help="serve a model archive over HTTP, as SageMaker would")
+    p = sub.add_parser(
+        "serve",
+        help="serve a model archive over HTTP, as SageMaker would (runs its code/inference.py)",
+        description="Answer GET /ping and POST /invocations for a model archive, as a "
+        "SageMaker PyTorch container would. Like SageMaker, it runs the archive's own "
+        "code/inference.py, with your rights: it refuses an archive whose code/inference.py "
+        "is not this fmnist-edu's handler, byte for byte, unless you pass --trust-code.",
+    )
     p.add_argument("archive", help="a model.tar.gz written by 'fmnist-edu package'")
     p.add_argument("--host", default="127.0.0.1", help="address (default: this machine only)")
     p.add_argument("--port", type=_whole_number, default=8080, help="0 picks a free port")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--threads", type=_whole_number, default=1, help="torch/ONNX threads")
     p.add_argument("--stop-after", type=_number, default=None, metavar="SECONDS")
+    p.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="run the archive's code/inference.py even if it is not this fmnist-edu's handler",
+    )
     p.set_defaults(func=serve)
 
 

@@ -6,6 +6,8 @@
 - :mod:`fmnist_edu.deploy.export` writes TorchScript and ONNX and checks them against
   eager PyTorch;
 - :mod:`fmnist_edu.deploy.server` serves an archive over HTTP with uvicorn and Starlette;
+- :mod:`fmnist_edu.deploy.connections` bounds what clients can make it wait for: a
+  deadline on each request's arrival, and a lingering read after refusing a large body;
 - :mod:`fmnist_edu.deploy.local` runs that server as a child process, for demos and tests;
 - :mod:`fmnist_edu.deploy.loadtest` measures its latency and throughput;
 - :mod:`fmnist_edu.deploy.payloads` encodes images as request bodies, good and bad.

@@ -5,7 +5,8 @@
 handler, :mod:`fmnist_edu.deploy.inference`, copied unchanged), ``model.json`` (the
 network's shape and where it came from) and ``requirements.txt``. SageMaker unpacks the
 archive into ``/opt/ml/model`` and imports ``code/inference.py``; :func:`extract` and
-:func:`load_handler` do the same on this machine.
+:func:`load_handler` do the same on this machine, refusing (unless trusted) handler code
+that is not this package's own.
 """
 
 from __future__ import annotations
@@ -227,19 +228,41 @@ def extract(archive: str | Path, dest: str | Path) -> Path:
     return dest
 
 
-def load_handler(model_dir: str | Path) -> types.ModuleType:
-    """Import ``model_dir/code/inference.py`` as SageMaker would: the archive's own code."""
+def load_handler(model_dir: str | Path, trust_code: bool = False) -> types.ModuleType:
+    """Import ``model_dir/code/inference.py`` as SageMaker would: the archive's own code.
+
+    Importing it runs it, with this process's rights. So unless ``trust_code``, an archive
+    whose ``code/inference.py`` is not byte for byte this package's handler
+    (:mod:`fmnist_edu.deploy.inference`, which :func:`package` copies) is refused.
+    """
     source = Path(model_dir) / "code" / "inference.py"
+    if not trust_code and not same_handler(model_dir):
+        raise ArchiveError(
+            "code/inference.py differs from this fmnist-edu's handler, and serving would run "
+            "it: repackage with 'fmnist-edu package', or pass --trust-code if you trust its author"
+        )
     name = f"fmnist_edu_archive_inference_{next(_counter)}"  # one module per archive
     spec = importlib.util.spec_from_file_location(name, source)
     if spec is None or spec.loader is None:
-        raise ArchiveError(f"{source}: cannot be imported")
+        raise ArchiveError("code/inference.py: cannot be imported")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # the archive's code is foreign: report, do not crash
-        raise ArchiveError(f"{source}: fails to import ({type(exc).__name__}: {exc})") from None
+        first = str(exc).strip().splitlines()[:1]
+        raise ArchiveError(
+            f"code/inference.py: fails to import ({': '.join([type(exc).__name__, *first])})"
+        ) from None
     for name in ("model_fn", "input_fn", "predict_fn", "output_fn"):
         if not callable(getattr(module, name, None)):
-            raise ArchiveError(f"{source}: lacks the SageMaker handler function {name}()")
+            raise ArchiveError(f"code/inference.py: lacks the SageMaker handler function {name}()")
     return module
+
+
+def same_handler(model_dir: str | Path) -> bool:
+    """Whether ``model_dir/code/inference.py`` is byte for byte this package's handler."""
+    try:
+        code = (Path(model_dir) / "code" / "inference.py").read_bytes()
+    except OSError:
+        return False
+    return code == Path(inference.__file__).read_bytes()

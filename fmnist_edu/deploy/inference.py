@@ -9,16 +9,23 @@ Requests carry pixel values 0-255, as in the dataset files: one image ``[28, 28]
 batch ``[N, 28, 28]``, as ``application/json`` (a nested array), ``application/x-npy``
 (``numpy.save``'s format, any integer or float dtype), ``text/csv`` (784 values a row,
 as in the Kaggle CSV without its label column; a header row is skipped) or ``image/png``
-(one 28 x 28 8-bit greyscale image). The answer is ``application/json``::
+(one 28 x 28 8-bit greyscale image). A request whose values all lie within 0-1, some of
+them fractions, is refused with a hint: it was scaled for training, not sent as pixels.
+The answer is ``application/json``::
 
     {"predictions": [{"label": 9, "class": "Ankle boot", "probabilities": [10 floats]}]}
 
 A request the handler refuses raises :class:`RequestError`, which carries an HTTP status:
-400 for a malformed body, a wrong shape, NaN or infinity, values outside 0-255 or pickled
-data; 413 for a body over :data:`MAX_BODY_BYTES` or a batch over :data:`MAX_BATCH` images;
-415 for another content type; 406 for an ``Accept`` that excludes JSON. Inside the
-SageMaker container it subclasses the inference toolkit's ``BaseInferenceToolkitError``,
-the one exception the toolkit turns into that status instead of a 500.
+400 for a malformed body, a wrong shape, NaN or infinity, values outside 0-255 or scaled
+to 0-1, or pickled data; 413 for a body over :data:`MAX_BODY_BYTES` or a batch over
+:data:`MAX_BATCH` images; 415 for another content type; 406 for an ``Accept`` that
+excludes JSON. Inside the SageMaker container it subclasses the inference toolkit's
+``BaseInferenceToolkitError``, the one exception the toolkit turns into that status
+instead of a 500.
+
+A damaged archive stops :func:`model_fn` with a :class:`ModelFileError`: one line that
+starts with the archive member at fault (``code/model.json``, ``model.pth``,
+``model.onnx``) and says what is wrong with it.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ import http
 import io
 import json
 import os
+import pickle
+import re
 import struct
 import zlib
 from collections import OrderedDict
@@ -69,6 +78,15 @@ class RequestError(_ToolkitError):
         return f"{self.status_code} {self.phrase}: {self.message}"
 
 
+class ModelFileError(ValueError):
+    """A file of the archive cannot give the model; the message starts with its name."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 _LAYERS = {
     "Conv2d": lambda s: nn.Conv2d(s["in"], s["out"], s["kernel"], s["stride"], s["padding"]),
     "MaxPool2d": lambda s: nn.MaxPool2d(s["kernel"], s["stride"]),
@@ -85,20 +103,38 @@ def build_network(spec: dict) -> nn.Module:
     ``spec`` is ``{"layers": [layer, ...]}``, applied in order, where a layer is
     ``{"name": ..., "type": "Conv2d", ...}`` (see ``_LAYERS``) or ``{"name": ...,
     "layers": [...]}``. The names are those of the trained model, so its ``state_dict``
-    loads unchanged.
+    loads unchanged. A spec that lacks a key or has a value of the wrong type raises
+    :class:`ModelFileError` naming ``code/model.json`` and the layer.
     """
+    layers = spec.get("layers") if isinstance(spec, dict) else None
+    if not isinstance(layers, list):
+        raise ModelFileError('code/model.json: a network must be {"layers": [...]}')
     children: dict[str, nn.Module] = OrderedDict()
-    for layer in spec["layers"]:
-        name = layer["name"]
+    for layer in layers:
+        name = layer.get("name") if isinstance(layer, dict) else None
+        if not isinstance(name, str):
+            raise ModelFileError(
+                f"code/model.json: a layer must be an object with a name: {layer!r}"
+            )
         if "layers" in layer:
             children[name] = build_network(layer)
         elif layer.get("type") in _LAYERS:
-            children[name] = _LAYERS[layer["type"]](layer)
+            children[name] = _layer(name, layer)
         else:
-            raise ValueError(
-                f"model.json: layer {name!r} has an unknown type {layer.get('type')!r}"
+            raise ModelFileError(
+                f"code/model.json: layer {name!r} has an unknown type {layer.get('type')!r}"
             )
     return nn.Sequential(children)
+
+
+def _layer(name: str, layer: dict) -> nn.Module:
+    where = f"code/model.json: layer {name!r} ({layer['type']})"
+    try:
+        return _LAYERS[layer["type"]](layer)
+    except KeyError as exc:
+        raise ModelFileError(f"{where} lacks the key {exc.args[0]!r}") from None
+    except (TypeError, ValueError, RuntimeError) as exc:  # a value of the wrong type or range
+        raise ModelFileError(f"{where} has a wrong value ({_first_line(exc)})") from None
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -116,12 +152,11 @@ class Classifier:
 
     def __init__(self, model_dir: str | os.PathLike, backend: str = "torch") -> None:
         root = Path(model_dir)
-        self.spec = json.loads((root / "code" / "model.json").read_text())
+        self.spec = _read_spec(root / "code" / "model.json")
         self.backend = backend
         if backend == "torch":
-            self.network = build_network(self.spec["network"])
-            state = torch.load(root / "model.pth", map_location="cpu", weights_only=True)
-            self.network.load_state_dict(state)
+            self.network = build_network(self.spec.get("network"))
+            _load_weights(self.network, root / "model.pth")
             # channels-last: the layout oneDNN's CPU convolutions run fastest
             self.network.eval().to(memory_format=torch.channels_last)
         elif backend == "onnx":
@@ -131,9 +166,14 @@ class Classifier:
 
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = torch.get_num_threads()
-            self.session = onnxruntime.InferenceSession(
-                str(root / "model.onnx"), options, providers=["CPUExecutionProvider"]
-            )
+            try:
+                self.session = onnxruntime.InferenceSession(
+                    str(root / "model.onnx"), options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as exc:  # ONNX Runtime's own exception types
+                raise ModelFileError(
+                    f"model.onnx: ONNX Runtime cannot load it ({_first_line(exc)})"
+                ) from None
             self.input_name = self.session.get_inputs()[0].name
         else:
             raise ValueError(f"backend {backend!r}: choose 'torch' or 'onnx'")
@@ -144,6 +184,49 @@ class Classifier:
         with torch.inference_mode():
             x = torch.from_numpy(images).contiguous(memory_format=torch.channels_last)
             return torch.softmax(self.network(x), dim=1).numpy()
+
+
+def _read_spec(path: Path) -> dict:
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ModelFileError(f"code/model.json: not valid JSON ({_first_line(exc)})") from None
+    if not isinstance(spec, dict):
+        raise ModelFileError(f"code/model.json: must be an object, not {type(spec).__name__}")
+    return spec
+
+
+def _load_weights(network: nn.Module, path: Path) -> None:
+    """Load ``model.pth`` into ``network``, refusing anything but tensors of the right shapes."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None:  # bytes the weights-only unpickler cannot parse
+            lines = [line for line in str(exc).splitlines() if line.strip()] or ["unreadable"]
+            detail = lines[-2:][0]  # torch's last line points to its documentation
+            raise ModelFileError(f"model.pth: not a PyTorch weights file ({detail})") from None
+        raise ModelFileError(
+            f"model.pth: refused, it holds a pickled call of {found.group(1)}, not only tensors; "
+            "torch.load(weights_only=True) stopped before running it"
+        ) from None
+    except Exception as exc:  # garbage: IndexError, KeyError, EOFError, RuntimeError, ...
+        raise ModelFileError(
+            f"model.pth: not a PyTorch weights file ({_first_line(exc)})"
+        ) from None
+    wanted = network.state_dict()
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelFileError("model.pth: must be a state_dict (names -> tensors)")
+    missing = [k for k in wanted if k not in state]
+    extra = [k for k in state if k not in wanted]
+    wrong = [k for k in wanted if k in state and state[k].shape != wanted[k].shape]
+    for problem, names in (("lacks", missing), ("has unknown", extra), ("has misshapen", wrong)):
+        if names:
+            raise ModelFileError(
+                f"model.pth: does not fit code/model.json's network; it {problem} "
+                f"weights {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
+            )
+    network.load_state_dict(state)
 
 
 def load_model(model_dir: str | os.PathLike, backend: str = "torch") -> Classifier:
@@ -328,6 +411,10 @@ def input_fn(request_body: bytes | str, request_content_type: str | None) -> np.
     low, high = images.min(), images.max()
     if low < 0 or high > 255:
         raise RequestError(400, f"pixel values must lie in 0-255; got {low} to {high}")
+    if high <= 1 and images.dtype.kind == "f" and (images != np.round(images)).any():
+        raise RequestError(  # all within 0-1, with fractions: scaled for training, not pixels
+            400, "pixel values must be 0-255, not scaled to 0-1: multiply them by 255"
+        )
     batch = images.reshape(-1, 1, SIDE, SIDE).astype(np.float32)
     return np.ascontiguousarray(batch / np.float32(255.0))
 

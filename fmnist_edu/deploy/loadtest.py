@@ -22,6 +22,9 @@ import torch
 
 from fmnist_edu.errors import FmnistEduError
 
+WARMUP = 20
+"""Requests :func:`measure` sends first, uncounted: the first answers pay one-off costs."""
+
 
 class LoadTestError(FmnistEduError):
     """The endpoint could not be reached, or answered in a way the client cannot read."""
@@ -134,12 +137,14 @@ def measure(
     concurrency: int = 1,
     requests: int = 200,
     max_seconds: float = 10.0,
-    warmup: int = 20,
+    warmup: int = WARMUP,
     path: str = "/invocations",
 ) -> LoadResult:
     """Send ``requests`` copies of one request with ``concurrency`` connections at a time.
 
     Stops early after ``max_seconds``. ``warmup`` requests go first and are not counted.
+    With one connection, answers per second is only the reciprocal of the mean latency;
+    throughput, how many answers the server can give, needs several connections at once.
     """
     if not 1 <= concurrency <= 256 or not 1 <= requests <= 100_000 or not max_seconds > 0:
         raise LoadTestError("choose 1-256 connections, 1-100,000 requests and a time > 0")
@@ -168,8 +173,10 @@ def stage_times(
     ``handler`` is an archive's ``inference`` module and ``model`` what its ``load_model``
     returned; torch runs on ``threads`` threads meanwhile (the server's default is one),
     and on as many as before afterwards. Keys: ``"input_fn"``, ``"predict_fn"``,
-    ``"output_fn"``. Set against the latency over HTTP, it shows how much of an answer is
-    the model.
+    ``"output_fn"`` and ``"handler"``, the three together for the same request. Medians
+    do not add up (each stage's median may come from another request): set the median of
+    ``"handler"``, not the sum, against the median latency over HTTP. One call, untimed,
+    goes first.
     """
     if repeats < 1:
         raise LoadTestError(f"repeats={repeats}: must be at least 1")
@@ -182,7 +189,8 @@ def stage_times(
 
 
 def _stage_times(handler, model, body, content_type, repeats) -> dict[str, float]:
-    times: dict[str, list[float]] = {"input_fn": [], "predict_fn": [], "output_fn": []}
+    times: dict[str, list[float]] = {"input_fn": [], "predict_fn": [], "output_fn": [],
+                                     "handler": []}  # fmt: skip
     handler.output_fn(handler.predict_fn(handler.input_fn(body, content_type), model), None)
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -192,6 +200,6 @@ def _stage_times(handler, model, body, content_type, repeats) -> dict[str, float
         t2 = time.perf_counter()
         handler.output_fn(prediction, "application/json")
         t3 = time.perf_counter()
-        for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+        for key, seconds in zip(times, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):
             times[key].append(seconds * 1000)
     return {key: float(np.median(values)) for key, values in times.items()}

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,25 @@ class LocalEndpoint:
         return self.client.get(f"{self.url}/ping")
 
 
+def urllib_status(url: str, body: bytes, content_type: str, timeout: float = 30.0) -> int:
+    """``POST /invocations`` with the standard library's ``urllib``; return the status.
+
+    ``urllib`` sends the whole body before it reads any answer: a server that answers
+    early and closes with the body unread makes it see a reset connection instead, which
+    raises :class:`EndpointError` here.
+    """
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body, headers={"Content-Type": content_type}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        raise EndpointError(f"{url}: no answer to a {len(body):,}-byte body ({exc})") from None
+
+
 def _stop(process: subprocess.Popen, grace: float) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGINT)  # as Ctrl-C: a graceful shutdown
@@ -70,14 +91,19 @@ def endpoint(
     start_timeout: float = 60.0,
     stop_after: float = 600.0,
     request_timeout: float = 10.0,
+    trust_code: bool = False,
 ) -> Iterator[LocalEndpoint]:
     """Start a server for ``archive`` on a free loopback port; yield it; stop it after.
 
     The server is stopped (SIGINT, then SIGKILL after 10 s) when the block ends, however
     it ends, and stops itself after ``stop_after`` seconds whatever happens here.
+    ``trust_code`` passes ``--trust-code``: run the archive's handler even if it is not
+    this package's own.
     """
     command = [sys.executable, "-m", "fmnist_edu", "serve", str(archive), "--host", "127.0.0.1",
                "--port", "0", "--backend", backend, "--stop-after", str(stop_after)]  # fmt: skip
+    if trust_code:
+        command.append("--trust-code")
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
         client = httpx.Client(timeout=request_timeout)

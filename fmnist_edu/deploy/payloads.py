@@ -112,6 +112,7 @@ def bad_requests(image: np.ndarray) -> list[BadRequest]:
         ),
         BadRequest("NaN in an NPY array", to_npy(nan), N, 400),
         BadRequest("a pixel value of 300", to_json(bright), J, 400),
+        BadRequest("pixel values scaled to 0-1", to_json(image / 255), J, 400),
         BadRequest("a pickled (object) NPY array", _npy_pickled(image), N, 400),
         BadRequest("a Python pickle sent as NPY", pickle.dumps(image), N, 400),
         BadRequest("CSV with the label column (785 values)", label_column, C, 400),

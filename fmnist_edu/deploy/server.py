@@ -2,10 +2,21 @@
 
 ``GET /ping`` answers 200 (the model is loaded before the socket opens) and
 ``POST /invocations`` runs the archive's own ``input_fn`` -> ``predict_fn`` ->
-``output_fn`` (:mod:`fmnist_edu.deploy.inference` as copied into the archive), so what
-runs here is what SageMaker would run. A refused request gets the handler's 4xx status
-and a JSON ``{"error": ...}``; the body limit is enforced while the body arrives, before
-any parsing; the server goes on serving after every error.
+``output_fn`` (its ``code/inference.py``), so what runs here is what SageMaker would run.
+Running an archive's code gives it this process's rights: unless ``trust_code``, an
+archive whose handler is not byte for byte this package's own
+(:mod:`fmnist_edu.deploy.inference`) is refused before any of its code runs.
+
+A refused request gets the handler's 4xx status and a JSON ``{"error": ...}``; the server
+goes on serving after every error. The body limit is enforced while the body arrives,
+before any parsing; the rest of a body over it is read and dropped (at most
+:data:`~fmnist_edu.deploy.connections.LINGER_BYTES`, for
+:data:`~fmnist_edu.deploy.connections.LINGER_SECONDS`) before the connection closes, so that a
+client still sending it reads the 413 instead of a reset connection ("lingering close",
+as nginx does). A request that has not fully arrived
+:data:`~fmnist_edu.deploy.connections.REQUEST_TIMEOUT` seconds after
+its first byte (or a new connection that sends nothing for that long) gets a 408 and its
+connection is closed: slow or stalled clients cannot hold connections open for ever.
 """
 
 from __future__ import annotations
@@ -24,14 +35,17 @@ from typing import Any
 import torch
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fmnist_edu.deploy import archive as archives
+from fmnist_edu.deploy import connections
 from fmnist_edu.errors import FmnistEduError
 
 BACKENDS = ("torch", "onnx")
+LINGER_BYTES, LINGER_SECONDS = connections.LINGER_BYTES, connections.LINGER_SECONDS
+REQUEST_TIMEOUT = connections.REQUEST_TIMEOUT
 log = logging.getLogger("fmnist_edu.deploy.server")
 
 
@@ -39,11 +53,17 @@ class ServeError(FmnistEduError):
     """The endpoint cannot start: a bad address, a busy port, a backend it cannot load."""
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, close: bool = False) -> JSONResponse:
+    headers = {"Connection": "close"} if close else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def create_app(handler: types.ModuleType, model: Any) -> Starlette:
+def create_app(
+    handler: types.ModuleType,
+    model: Any,
+    linger_bytes: int = LINGER_BYTES,
+    linger_seconds: float = LINGER_SECONDS,
+) -> Starlette:
     """The ASGI application serving ``model`` through the ``handler`` module's functions."""
     limit = int(handler.MAX_BODY_BYTES)
 
@@ -52,13 +72,22 @@ def create_app(handler: types.ModuleType, model: Any) -> Starlette:
 
     async def invocations(request: Request) -> Response:
         declared = request.headers.get("content-length")
+        chunks = request.stream()
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return _error(413, f"the body has {int(declared):,} bytes; the limit is {limit:,}")
+            await connections.drain(request, chunks, linger_bytes, linger_seconds)
+            message = f"the body has {int(declared):,} bytes; the limit is {limit:,}"
+            return _error(413, message, close=True)
         body = bytearray()
-        async for chunk in request.stream():  # a chunked body is counted as it arrives
-            body += chunk
-            if len(body) > limit:
-                return _error(413, f"the body is over the limit of {limit:,} bytes")
+        try:
+            async for chunk in chunks:  # a chunked body is counted as it arrives
+                body += chunk
+                if len(body) > limit:
+                    await connections.drain(
+                        request, chunks, linger_bytes, linger_seconds, started=True
+                    )
+                    return _error(413, f"the body is over the limit of {limit:,} bytes", True)
+        except ClientDisconnect:  # gone, or cut off by the request deadline: nobody reads this
+            return _error(400, "the client disconnected", close=True)
         try:  # the work is short (a millisecond an image): run it on the event loop
             data = handler.input_fn(bytes(body), request.headers.get("content-type"))
             result = handler.output_fn(
@@ -79,11 +108,15 @@ def create_app(handler: types.ModuleType, model: Any) -> Starlette:
 
 
 def bind(host: str = "127.0.0.1", port: int = 8080) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0: a free one the system picks)."""
+    """A listening TCP socket on ``host:port`` (port 0: a free one the system picks).
+
+    Its connections turn Nagle's algorithm off (``TCP_NODELAY``): uvicorn writes an
+    answer's headers and body separately, and with the algorithm on, the system may
+    hold the body back until the client has acknowledged the headers.
+    """
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and
-        # without it Nagle's algorithm holds each answer's body ~40 ms (delayed ACKs).
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP.
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -110,26 +143,41 @@ class _Server(uvicorn.Server):
             self.on_started()
 
 
-def _server(app: Starlette) -> _Server:
+def _server(app: Starlette, request_timeout: float = REQUEST_TIMEOUT) -> _Server:
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="off",
-        timeout_graceful_shutdown=5, server_header=False,
+        timeout_graceful_shutdown=5, server_header=False, http=connections.DeadlineProtocol,
     )  # fmt: skip
+    config.request_timeout = request_timeout  # read by DeadlineProtocol
     return _Server(config)
 
 
 @contextlib.contextmanager
-def loaded(archive: str | Path, backend: str = "torch") -> Iterator[tuple[types.ModuleType, Any]]:
-    """Unpack ``archive`` into a temporary folder; yield its handler module and its model."""
+def loaded(
+    archive: str | Path, backend: str = "torch", trust_code: bool = False
+) -> Iterator[tuple[types.ModuleType, Any]]:
+    """Unpack ``archive`` into a temporary folder; yield its handler module and its model.
+
+    The handler is the archive's ``code/inference.py``; unless ``trust_code``, it must be
+    this package's own (:func:`fmnist_edu.deploy.archive.load_handler`). Whatever is wrong
+    with the archive raises one line that names the archive and the member at fault.
+    """
     if backend not in BACKENDS:
         raise ServeError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
     with tempfile.TemporaryDirectory(prefix="fmnist-edu-serve-") as tmp:
         model_dir = archives.extract(archive, tmp)
-        handler = archives.load_handler(model_dir)
+        try:
+            handler = archives.load_handler(model_dir, trust_code=trust_code)
+        except archives.ArchiveError as exc:
+            raise ServeError(f"{archive}: {exc}") from None
         try:
             model = handler.load_model(model_dir, backend)
-        except (OSError, ValueError, RuntimeError, ImportError) as exc:
-            raise ServeError(f"{archive}: cannot load the {backend} model ({exc})") from None
+        except Exception as exc:  # a damaged member; the handler's message names it
+            lines = str(exc).strip().replace(f"{model_dir}/", "").splitlines()
+            what = lines[0] if lines else type(exc).__name__
+            if not isinstance(exc, ValueError | OSError):  # not the handler's own refusal
+                what = f"{type(exc).__name__}: {what}"
+            raise ServeError(f"{archive}: cannot load the {backend} model: {what}") from None
         yield handler, model
 
 
@@ -141,8 +189,12 @@ def serve(
     threads: int = 1,
     stop_after: float | None = None,
     announce: Callable[[str], None] = print,
+    trust_code: bool = False,
 ) -> None:
     """Serve ``archive`` on ``host:port`` until Ctrl-C (SIGINT), SIGTERM or ``stop_after`` s.
+
+    It runs the archive's own ``code/inference.py``, as SageMaker does; unless
+    ``trust_code``, only if that is this package's handler, byte for byte.
 
     ``announce`` receives one line with the address once the socket listens (port 0
     picks a free port: read it there). ``threads`` is torch's (and ONNX Runtime's)
@@ -159,7 +211,7 @@ def serve(
         # uvicorn shuts down gracefully, puts back this handler and raises the signal
         # again: SIGTERM then unwinds like Ctrl-C, so the temporary folder is removed.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-    with loaded(archive, backend) as (handler, model):
+    with loaded(archive, backend, trust_code) as (handler, model):
         sock = bind(host, port)
         server = _server(create_app(handler, model))
         timer = None
@@ -179,15 +231,21 @@ def serve(
 
 @contextlib.contextmanager
 def in_thread(
-    archive: str | Path, backend: str = "torch", host: str = "127.0.0.1"
+    archive: str | Path,
+    backend: str = "torch",
+    host: str = "127.0.0.1",
+    request_timeout: float = REQUEST_TIMEOUT,
+    linger_bytes: int = LINGER_BYTES,
 ) -> Iterator[str]:
     """Serve ``archive`` from a thread of this process on a free port; yield its URL.
 
     For tests and notebooks: the server stops when the block ends, whatever happens in it.
+    ``request_timeout``: seconds a request may take to arrive; ``linger_bytes``: how much
+    of a refused body to read and drop before closing (see :mod:`.connections`).
     """
     with loaded(archive, backend) as (handler, model):
         sock = bind(host, 0)
-        server = _server(create_app(handler, model))
+        server = _server(create_app(handler, model, linger_bytes), request_timeout)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         try:

@@ -14,13 +14,13 @@ from fmnist_edu.deploy.export import Parity
 from fmnist_edu.deploy.loadtest import LoadResult
 
 ROLES = {
-    "model.pth": "the weights: a `state_dict`, loaded with `weights_only=True`",
-    "model.onnx": "the same network for ONNX Runtime (the second backend)",
-    "code/inference.py": "the handler: `model_fn`, `input_fn`, `predict_fn`, `output_fn`",
-    "code/model.json": "the network's shape, the class names, where the model came from",
-    "code/requirements.txt": "extra packages for the container to install (none)",
+    "model.pth": "the weights (a state_dict)",
+    "model.onnx": "the network for ONNX Runtime",
+    "code/inference.py": "the handler's code",
+    "code/model.json": "the network's layers, the classes, the model's origin",
+    "code/requirements.txt": "packages to install (none)",
 }
-"""What each file of an archive is for."""
+"""What each file of an archive is for (short: the table must fit a phone)."""
 
 FORMATS = {"eager": "PyTorch `state_dict`", "torchscript": "TorchScript", "onnx": "ONNX"}
 
@@ -36,9 +36,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str) 
 
 
 def listing(members: Sequence[Member]) -> str:
-    """The files of an archive: path, size and role."""
-    rows = [(f"`{m.name}`", f"{m.size:,}", ROLES.get(m.name, "")) for m in members]
-    return _table(("file", "bytes", "what it is"), rows, (":--", "--:", ":--"))
+    """The files of an archive: path and role in one column (it wraps on a phone), size."""
+    rows = [
+        (f"`{m.name}`" + (f": {ROLES[m.name]}" if m.name in ROLES else ""), f"{m.size:,}")
+        for m in members
+    ]
+    return _table(("file: what it is", "bytes"), rows, (":--", "--:"))
 
 
 def parity(checks: Mapping[str, Parity]) -> str:
@@ -46,62 +49,59 @@ def parity(checks: Mapping[str, Parity]) -> str:
     rows = [
         (
             FORMATS.get(name, name),
-            f"`{check.path.name}`",
             f"{check.size_bytes / 1e6:.2f}",
-            "0 (the reference)" if name == "eager" else f"{check.max_abs_diff:.1e}",
+            "0 (reference)" if name == "eager" else f"{check.max_abs_diff:.1e}",
             f"{check.agreeing:,} of {check.images:,}",
         )
         for name, check in checks.items()
     ]
-    header = ("format", "file", "MB", "largest probability difference", "same class")
-    return _table(header, rows, (":--", ":--", "--:", "--:", "--:"))
+    header = ("format", "MB", "largest difference", "same class")
+    return _table(header, rows, (":--", "--:", "--:", "--:"))
 
 
 def answers(rows: Sequence[tuple[str, int, int, Sequence[int], Sequence[int]]]) -> str:
-    """Good requests: content type, body bytes, status, predicted and true classes.
+    """Good requests: content type, body bytes and each image's predicted class (with its
+    true class where they differ); a status other than 200 is shown after the classes.
 
     Each row is ``(content_type, body_bytes, status, predicted_labels, true_labels)``.
     """
     out = []
     for content_type, size, status, predicted, true in rows:
-        names = ", ".join(CLASS_NAMES[p] for p in predicted)
-        truth = ", ".join(CLASS_NAMES[t] for t in true)
-        out.append((f"`{content_type}`", len(true), f"{size:,}", status, names, truth))
-    header = ("content type", "images", "body bytes", "status", "predicted", "true class")
-    return _table(header, out, (":--", "--:", "--:", "--:", ":--", ":--"))
+        names = ", ".join(
+            CLASS_NAMES[p] + ("" if p == t else f" (true: {CLASS_NAMES[t]})")
+            for p, t in zip(predicted, true, strict=True)
+        )
+        out.append((f"`{content_type}`", f"{size:,}", names + ("" if status == 200 else
+                    f" (status {status})")))  # fmt: skip
+    return _table(("content type", "bytes", "predicted"), out, (":--", "--:", ":--"))
 
 
 def refusals(rows: Sequence[tuple[str, str, int, int, str]]) -> str:
-    """Bad requests: what was sent, its content type, the expected and the actual status,
-    and the endpoint's message. Each row is ``(what, content_type, expected, got, message)``.
+    """Bad requests: what was sent, the status it got and the endpoint's message.
+
+    Each row is ``(what, content_type, expected, got, message)``; a status other than the
+    expected one shows both. Three columns, so that the message stays on a phone's screen.
     """
     out = [
         (
             what,
-            f"`{content_type}`",
-            expected,
-            got,
+            f"{got}" if got == expected else f"{got} (expected {expected})",
             message[:90] + ("…" if len(message) > 90 else ""),
         )
-        for what, content_type, expected, got, message in rows
+        for what, _, expected, got, message in rows
     ]
-    header = ("request", "content type", "expected", "answered", "message")
-    return _table(header, out, (":--", ":--", "--:", "--:", ":--"))
+    return _table(("request", "status", "message"), out, (":--", "--:", ":--"))
 
 
-def latency(results: Mapping[str, LoadResult]) -> str:
-    """Latency percentiles and throughput of each backend's load-test run."""
+def latency(results: Mapping[str, Sequence[LoadResult]]) -> str:
+    """Latency percentiles and answers per second of each backend's load-test runs.
+
+    ``results`` maps a backend's name to its runs (e.g. one and eight connections).
+    """
     rows = [
-        (
-            name,
-            r.concurrency,
-            f"{r.requests:,}",
-            f"{r.p50:.2f}",
-            f"{r.p99:.2f}",
-            f"{r.per_second:,.0f}",
-            r.failures,
-        )  # fmt: skip
-        for name, r in results.items()
+        (name, r.concurrency, f"{r.p50:.2f}", f"{r.p99:.2f}", f"{r.per_second:,.0f}")
+        for name, runs in results.items()
+        for r in runs
     ]
-    header = ("backend", "concurrency", "requests", "p50 ms", "p99 ms", "requests/s", "failed")
-    return _table(header, rows, (":--", "--:", "--:", "--:", "--:", "--:", "--:"))
+    header = ("backend", "conns", "p50 ms", "p99 ms", "answers/s")
+    return _table(header, rows, (":--", "--:", "--:", "--:", "--:"))

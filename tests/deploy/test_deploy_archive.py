@@ -103,11 +103,13 @@ def test_handler_code_that_breaks_the_contract_is_refused(tmp_path):
     code = tmp_path / "code"
     code.mkdir()
     (code / "inference.py").write_text("def model_fn(model_dir):\n    return None\n")
+    with pytest.raises(archive.ArchiveError, match="differs from this fmnist-edu's handler"):
+        archive.load_handler(tmp_path)  # refused unless trusted: importing it would run it
     with pytest.raises(archive.ArchiveError, match="lacks the SageMaker handler function input_fn"):
-        archive.load_handler(tmp_path)
+        archive.load_handler(tmp_path, trust_code=True)
     (code / "inference.py").write_text("raise RuntimeError('boom')\n")
     with pytest.raises(archive.ArchiveError, match="fails to import .RuntimeError: boom"):
-        archive.load_handler(tmp_path)
+        archive.load_handler(tmp_path, trust_code=True)
 
 
 def test_layers_the_handler_cannot_rebuild_are_refused_when_packaging():

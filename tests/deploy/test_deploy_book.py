@@ -18,24 +18,30 @@ def _rows(markdown: str) -> list[list[str]]:
 
 def test_tables_show_what_was_measured(tmp_path):
     listing = tables.listing([archive.Member("model.pth", 1_689_549)])
-    assert _rows(listing) == [["`model.pth`", "1,689,549", tables.ROLES["model.pth"]]]
+    assert _rows(listing) == [["`model.pth`: the weights (a state_dict)", "1,689,549"]]
+    assert _rows(tables.listing([archive.Member("extra.txt", 3)])) == [["`extra.txt`", "3"]]
     path = tmp_path / "m.onnx"
     path.write_bytes(b"x" * 2_000_000)
     checks = {"onnx": export.Parity("onnx", path, 2_000_000, 6e-7, 1769, 1770)}
-    assert _rows(tables.parity(checks)) == [
-        ["ONNX", "`m.onnx`", "2.00", "6.0e-07", "1,769 of 1,770"]
-    ]
-    answers = tables.answers([("image/png", 418, 200, [9, 1], [9, 2])])
+    assert _rows(tables.parity(checks)) == [["ONNX", "2.00", "6.0e-07", "1,769 of 1,770"]]
+    answers = tables.answers(
+        [("image/png", 418, 200, [9, 1], [9, 2]), ("text/csv", 9, 500, [], [])]
+    )
     assert _rows(answers) == [
-        ["`image/png`", "2", "418", "200", "Ankle boot, Trouser", "Ankle boot, Pullover"]
+        ["`image/png`", "418", "Ankle boot, Trouser (true: Pullover)"],
+        ["`text/csv`", "9", "(status 500)"],
     ]
     long = "x | y " * 30
-    (row,) = _rows(tables.refusals([("a pipe", "text/plain", 415, 415, long)]))
-    assert row[:4] == ["a pipe", "`text/plain`", "415", "415"]
-    assert row[4].endswith("…") and "\\|" in row[4]
-    result = loadtest.LoadResult(1, (1.0, 2.0, 3.0), 0.5, 0)
-    assert _rows(tables.latency({"PyTorch": result})) == [
-        ["PyTorch", "1", "3", "2.00", "2.98", "6", "0"]
+    refused = [("a pipe", "text/plain", 415, 415, long), ("odd", "text/csv", 400, 500, "m")]
+    (row, odd) = _rows(tables.refusals(refused))
+    assert row[:2] == ["a pipe", "415"] and odd == ["odd", "500 (expected 400)", "m"]
+    assert row[2].endswith("…") and "\\|" in row[2]
+    assert all(len(r) == 3 for r in _rows(tables.refusals(refused)))  # fits a phone
+    one = loadtest.LoadResult(1, (1.0, 2.0, 3.0), 0.5, 0)
+    eight = loadtest.LoadResult(8, (4.0, 5.0), 0.25, 0)
+    assert _rows(tables.latency({"PyTorch": [one, eight]})) == [
+        ["PyTorch", "1", "2.00", "2.98", "6"],
+        ["PyTorch", "8", "4.50", "4.99", "8"],
     ]
 
 
@@ -70,6 +76,7 @@ def test_stage_times_restore_torchs_threads(handler, model_dir, images):
     model = handler.load_model(model_dir, "torch")
     times = loadtest.stage_times(handler, model, payloads.to_json(images[0]),
                                  "application/json", repeats=5, threads=1)  # fmt: skip
-    assert set(times) == {"input_fn", "predict_fn", "output_fn"}
+    assert set(times) == {"input_fn", "predict_fn", "output_fn", "handler"}
     assert all(t > 0 for t in times.values()) and torch.get_num_threads() == before
+    assert times["handler"] >= max(times["input_fn"], times["predict_fn"], times["output_fn"])
     assert Path(model_dir).is_dir()
