@@ -113,6 +113,8 @@ def test_one_small_command_per_extra(installed):
 
 COURSEWORK = textwrap.dedent(
     """
+    import json
+
     import torch
     from torch import nn
 
@@ -146,6 +148,16 @@ COURSEWORK = textwrap.dedent(
         maps = interpret.attribute(again[0].model(), dataset.test.images[:2], "saliency")
         assert maps.shape == (2, 28, 28)
         assert summary.summarize(bn_cnn())[-1].output_shape == (10,)
+        from fmnist_edu.deploy import archive, local
+
+        path = archive.package(again[0].model(), "deploy-mine", archive.about(again[0]))
+        with local.endpoint(path) as server:
+            assert server.ping().status_code == 200
+            body = json.dumps(dataset.test.images[:3].tolist()).encode()
+            answer = server.invoke(body, "application/json").json()["predictions"]
+        with torch.no_grad():
+            expected = again[0].model()(dataset.test.images[:3].float().div(255).unsqueeze(1))
+        assert [p["label"] for p in answer] == expected.argmax(1).tolist()
         print("coursework ok", round(c.difference, 4))
     """
 )

@@ -19,6 +19,7 @@ import re
 import tarfile
 import tempfile
 import types
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from fmnist_edu import models
+from fmnist_edu import models, optional
 from fmnist_edu.deploy import inference
 from fmnist_edu.errors import FmnistEduError
 
 ARCHIVE_NAME = "model.tar.gz"
-REQUIRED = ("model.pth", "code/inference.py", "code/model.json")
+REQUIRED = ("code/inference.py", "code/model.json")
+#: One of these holds the model: the book's weights, or a model of your own as TorchScript.
+MODEL_FILES = ("model.pth", inference.TORCHSCRIPT)
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 """An archive that would unpack to more than this is refused (a tar bomb)."""
 CODE_REQUIREMENTS = (
@@ -131,6 +134,11 @@ def package(
 ) -> Path:
     """Write ``out_dir/model.tar.gz`` for ``model`` and return its path.
 
+    The book's MLP and CNN are stored as ``code/model.json`` (their layers) plus
+    ``model.pth`` (weights only), which the handler rebuilds; any other model (one of
+    your own) as TorchScript (``model.ts``, :func:`torchscript`), which the handler loads
+    without its Python class. Nothing is written unless every part succeeded.
+
     ``about`` (e.g. the experiment's configuration and test accuracy) is stored in
     ``code/model.json`` for whoever opens the archive. With ``onnx``, the archive also
     holds ``model.onnx`` (:func:`fmnist_edu.deploy.export.to_onnx`) for the ONNX backend.
@@ -139,16 +147,17 @@ def package(
 
     model = model.eval()
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ArchiveError(f"{out}: cannot create the output folder ({exc.strerror})") from None
-    spec = {"network": network_spec(model), "classes": list(inference.CLASS_NAMES)}
+    spec: dict[str, Any] = {"classes": list(inference.CLASS_NAMES)}
+    try:  # the book's models: rebuilt layer by layer from model.json + model.pth
+        spec["network"] = network_spec(model)
+        weights = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, weights)
+        files = {"model.pth": weights.getvalue()}
+    except ArchiveError:  # any other model: its TorchScript, which needs no Python class
+        spec["format"] = "torchscript"
+        files = {inference.TORCHSCRIPT: torchscript(model)}
     spec |= {"input": "pixel values 0-255: one image 28 x 28, or N of them", "about": about or {}}
-    weights = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, weights)
-    files = {
-        "model.pth": weights.getvalue(),
+    files |= {
         "code/inference.py": Path(inference.__file__).read_bytes(),
         "code/model.json": model_json(spec).encode(),
         "code/requirements.txt": CODE_REQUIREMENTS.encode(),
@@ -157,11 +166,21 @@ def package(
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 files["model.onnx"] = export.to_onnx(model, Path(tmp) / "model.onnx").read_bytes()
-            except ImportError as exc:  # onnx and onnxscript are in requirements.txt only
+            except ImportError as exc:  # an install without the [serve] extra
                 raise ArchiveError(
-                    f"the ONNX export needs {exc.name or 'onnxscript'} (pip install -r "
-                    "requirements.txt); or leave model.onnx out (--no-onnx)"
+                    f"{optional.message(exc.name or 'onnxscript', 'the ONNX export')}; or "
+                    "leave model.onnx out (--no-onnx)"
                 ) from None
+            except Exception as exc:  # the exporter's own errors, for a model it cannot trace
+                raise ArchiveError(
+                    f"model.onnx: the ONNX export failed ({str(exc).strip().splitlines()[0]}); "
+                    "leave it out with --no-onnx (onnx=False)"
+                ) from None
+    created = not out.exists()  # nothing is written before everything above succeeded
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(f"{out}: cannot create the output folder ({exc.strerror})") from None
     path = out / ARCHIVE_NAME
     partial = out / f".{ARCHIVE_NAME}.partial"
     try:
@@ -171,8 +190,37 @@ def package(
         partial.replace(path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()  # an error leaves no half-made output folder behind
         raise ArchiveError(f"{path}: cannot write the archive ({exc.strerror})") from None
     return path
+
+
+def torchscript(model: nn.Module) -> bytes:
+    """``model`` as TorchScript bytes (scripted, or else traced on a batch of two images).
+
+    Raises:
+        ArchiveError: when neither works, naming the problem.
+    """
+    model = model.eval()
+    with warnings.catch_warnings():  # torch 2.14 calls TorchScript deprecated; it still works
+        warnings.simplefilter("ignore", FutureWarning)
+        return _torchscript(model)
+
+
+def _torchscript(model: nn.Module) -> bytes:
+    try:
+        scripted = torch.jit.script(model)
+    except Exception:  # many plain modules script; the others usually trace
+        try:
+            with torch.no_grad():
+                scripted = torch.jit.trace(model, torch.zeros(2, 1, 28, 28), check_trace=False)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ArchiveError(f"cannot package this model: TorchScript fails ({first})") from None
+    buffer = io.BytesIO()
+    torch.jit.save(scripted, buffer)
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -205,7 +253,7 @@ def extract(archive: str | Path, dest: str | Path) -> Path:
     Uses :mod:`tarfile`'s ``data`` filter: a member with an absolute path, a ``..`` that
     leaves ``dest``, a link pointing outside it or a device file stops the extraction
     with an :class:`ArchiveError`. So does an archive that lacks :data:`REQUIRED` files
-    or would unpack to more than :data:`MAX_UNPACKED_BYTES`.
+    or all of :data:`MODEL_FILES`, or would unpack to more than :data:`MAX_UNPACKED_BYTES`.
     """
     path, dest = Path(archive), Path(dest)
     with _open(path) as tar:
@@ -223,6 +271,8 @@ def extract(archive: str | Path, dest: str | Path) -> Path:
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise ArchiveError(f"{path}: cannot be unpacked ({exc})") from None
     missing = [name for name in REQUIRED if not (dest / name).is_file()]
+    if not any((dest / name).is_file() for name in MODEL_FILES):
+        missing.append(" or ".join(MODEL_FILES))
     if missing:
         raise ArchiveError(f"{path}: not a model archive; it lacks {', '.join(missing)}")
     return dest

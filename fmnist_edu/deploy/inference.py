@@ -37,6 +37,7 @@ import os
 import pickle
 import re
 import struct
+import warnings
 import zlib
 from collections import OrderedDict
 from pathlib import Path
@@ -52,6 +53,8 @@ MAX_BATCH = 256
 """Most images in one request (413 above)."""
 MAX_BODY_BYTES = 2 * 1024 * 1024
 """Largest request body in bytes (413 above): room for 256 images in any content type."""
+TORCHSCRIPT = "model.ts"
+"""The member holding a model of the user's own, as TorchScript (``"format": "torchscript"``)."""
 BACKEND_ENV = "FMNIST_EDU_BACKEND"
 """Environment variable that picks the backend of :func:`model_fn`: ``torch`` or ``onnx``."""
 JSON, NPY, CSV, PNG = "application/json", "application/x-npy", "text/csv", "image/png"
@@ -154,7 +157,9 @@ class Classifier:
         root = Path(model_dir)
         self.spec = _read_spec(root / "code" / "model.json")
         self.backend = backend
-        if backend == "torch":
+        if backend == "torch" and self.spec.get("format") == "torchscript":
+            self.network = _load_torchscript(root / TORCHSCRIPT)
+        elif backend == "torch":
             self.network = build_network(self.spec.get("network"))
             _load_weights(self.network, root / "model.pth")
             # channels-last: the layout oneDNN's CPU convolutions run fastest
@@ -182,7 +187,9 @@ class Classifier:
         if self.backend == "onnx":
             return softmax(self.session.run(None, {self.input_name: images})[0])
         with torch.inference_mode():
-            x = torch.from_numpy(images).contiguous(memory_format=torch.channels_last)
+            x = torch.from_numpy(images)  # a model of the user's own may .view() its input
+            if self.spec.get("format") != "torchscript":
+                x = x.contiguous(memory_format=torch.channels_last)
             return torch.softmax(self.network(x), dim=1).numpy()
 
 
@@ -194,6 +201,16 @@ def _read_spec(path: Path) -> dict:
     if not isinstance(spec, dict):
         raise ModelFileError(f"code/model.json: must be an object, not {type(spec).__name__}")
     return spec
+
+
+def _load_torchscript(path: Path) -> nn.Module:
+    """Load a model of the user's own, saved as TorchScript (no Python class needed)."""
+    try:
+        with warnings.catch_warnings():  # torch 2.14 calls TorchScript deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as exc:  # a missing or damaged member: torch's own error types
+        raise ModelFileError(f"{path.name}: not a TorchScript model ({_first_line(exc)})") from None
 
 
 def _load_weights(network: nn.Module, path: Path) -> None:

@@ -134,5 +134,38 @@ def test_a_missing_onnx_exporter_is_a_clear_error(tmp_path, monkeypatch):
         raise ModuleNotFoundError("No module named 'onnxscript'", name="onnxscript")
 
     monkeypatch.setattr(export, "to_onnx", missing)
-    with pytest.raises(archive.ArchiveError, match="needs onnxscript .*--no-onnx"):
-        archive.package(models.MLP(), tmp_path)
+    with pytest.raises(
+        archive.ArchiveError, match=r"needs onnxscript.*fmnist-edu\[serve\].*--no-onnx"
+    ):
+        archive.package(models.MLP(), tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # an error leaves no half-made output folder
+
+
+def _bn_cnn() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(16, 10),
+    ).eval()  # fmt: skip
+
+
+def test_a_model_of_ones_own_is_packaged_as_torchscript_and_served(tmp_path):
+    model = _bn_cnn()
+    path = archive.package(model, tmp_path / "mine", onnx=False)
+    names = [m.name for m in archive.listing(path)]
+    assert inference.TORCHSCRIPT in names and "model.pth" not in names
+    folder = archive.extract(path, tmp_path / "x")
+    handler = inference.load_model(folder)
+    images = torch.randint(0, 256, (3, 28, 28), generator=torch.Generator().manual_seed(1))
+    pixels = images.float().div(255).unsqueeze(1)
+    with torch.no_grad():
+        expected = torch.softmax(model(pixels), dim=1)
+    got = torch.from_numpy(handler(pixels.numpy()))
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_a_damaged_torchscript_member_is_one_line(tmp_path):
+    folder = archive.extract(archive.package(_bn_cnn(), tmp_path / "m", onnx=False), tmp_path / "x")
+    (folder / inference.TORCHSCRIPT).write_bytes(b"not a zip")
+    with pytest.raises(inference.ModelFileError, match=r"^model.ts: not a TorchScript model"):
+        inference.load_model(folder)
