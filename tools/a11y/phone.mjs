@@ -174,8 +174,10 @@ function inspect() {
   const figures = [...article.querySelectorAll("img")]
     .filter((img) => img.getClientRects().length && img.closest("figure, div.cell_output, div.output"))
     .map((img) => ({ src: img.currentSrc || img.src, width: img.getBoundingClientRect().width, what: describe(img) }));
-  const columnBox = article.getBoundingClientRect();
-  const column = columnBox.width - parseFloat(getComputedStyle(article).paddingLeft) - parseFloat(getComputedStyle(article).paddingRight);
+  // The text column: the article's content box (pages without one, like search, have none).
+  const style = getComputedStyle(article);
+  const column = article.matches(".bd-article")
+    ? article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) : 0;
   return { findings, figures, column };
 }
 
