@@ -173,7 +173,8 @@ function inspect() {
   }
   const figures = [...article.querySelectorAll("img")]
     .filter((img) => img.getClientRects().length && img.closest("figure, div.cell_output, div.output"))
-    .map((img) => ({ src: img.currentSrc || img.src, width: img.getBoundingClientRect().width, what: describe(img) }));
+    .map((img) => ({ src: img.currentSrc || img.src, width: img.getBoundingClientRect().width,
+      loaded: img.complete && img.naturalWidth > 0, what: describe(img) }));
   // The text column: the article's content box (pages without one, like search, have none).
   const style = getComputedStyle(article);
   const column = article.matches(".bd-article")
@@ -225,6 +226,10 @@ async function main() {
       const { findings, figures, column } = await page.evaluate(inspect);
       if (column > 0) columns.add(Math.round(column));
       for (const figure of figures) {
+        if (!figure.loaded) {
+          findings.push(`${figure.what}: the image did not load (${figure.src})`);
+          continue;
+        }
         const url = new URL(figure.src);
         let facts = null;
         if (url.origin === origin) {
