@@ -151,6 +151,13 @@ class BookFigure(Figure):
             )
         return buffer.getvalue()
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, object]:
+        # Ahead of IPython's inline backend, whose PNG printer would drop the metadata.
+        bundle: dict[str, object] = {"image/png": self.render("png")}
+        if self.vector:
+            bundle["image/svg+xml"] = self.render("svg").decode()
+        return bundle
+
     def _repr_svg_(self) -> str | None:
         return self.render("svg").decode() if self.vector else None
 

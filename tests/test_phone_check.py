@@ -105,3 +105,18 @@ def test_the_check_flags_each_fault_by_page_and_passes_what_fits(tmp_path):
     assert re.search(r"printed output .*content is cut at its own edge", text), text
     assert "requested http://example.org/x" in text
     assert len(findings) == 6, text
+
+
+def test_a_notebook_shows_the_figures_with_their_metadata():
+    # IPython's inline backend prints PNGs itself (without the metadata) unless the figure
+    # offers a mime bundle, as BookFigure does.
+    from IPython.testing.globalipapp import start_ipython
+
+    shell = start_ipython()
+    shell.run_line_magic("matplotlib", "inline")
+    for vector in (False, True):
+        fig = plots._figure(2.0, vector=vector)
+        fig.add_subplot().plot([0, 1])
+        data, _ = shell.display_formatter.format(fig)
+        assert b"fmnist-edu min_font_pt=" in data["image/png"]
+        assert ("image/svg+xml" in data) == vector
