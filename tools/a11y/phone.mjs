@@ -159,6 +159,7 @@ function inspect() {
   if (wide > screen + 1 && !findings.some((f) => f.includes("page scrolls sideways"))) {
     const culprits = [...document.body.querySelectorAll("*")]
       .filter((el) => el.getBoundingClientRect().right > screen + 1 && el.getClientRects().length)
+      .filter((el) => !el.parentElement?.closest(".bd-article *:is(pre, .pst-scrollable-table-container, mjx-container)"))
       .filter((el) => ![...el.children].some((c) => c.getBoundingClientRect().right > screen + 1))
       .slice(0, 3).map((el) => `${name(el)} ${label(el)}`);
     findings.push(`the page is ${px(wide)} wide on a ${px(screen)} screen (scrolls sideways): ${culprits.join("; ")}`);
