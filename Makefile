@@ -6,12 +6,18 @@
 #               goes to _build/quick/_build/html, with its own execution cache and doctrees
 #               under _build/quick/_build, so it never replaces the reader's book in
 #               _build/html. (Both share the results store, _build/fmnist_edu_cache, where
-#               runs are keyed by their settings, the quick profile's included.)
+#               runs are keyed by their settings, the quick profile's included.) Then, when
+#               Debian's Chromium is installed (.ci/run installs it), the phone layout check
+#               (`make phone`, on that book, not rebuilt); without Chromium it says SKIPPED.
 # And one that needs a browser (not part of `make test`: CI has none unless installed):
 #   make a11y   build the quick book as `make test` does, then check every page with axe-core
 #               in Debian's Chromium (apt-get install -y chromium) at desktop and phone
 #               widths, offline: fails on a serious or critical finding or a network request.
 #               Installs tools/a11y's pinned npm packages (axe-core, playwright-core) first.
+#   make phone  build the quick book, then open every page at a 390 px phone width, served
+#               on 127.0.0.1 with every other request refused (tools/a11y/phone.mjs): fails
+#               on figure text under 9 CSS px, a table, output, figure or equation that is
+#               cut off or makes the page scroll sideways, or clipped "Next" link text.
 # And a figure, not a test:
 #   make bench  training speed: the sgemm peak, the MLP's and the CNN's images/s and fraction
 #               of that peak on the CPU, and on a GPU when present (benchmarks/bench_training.py)
@@ -22,8 +28,9 @@ STAMP  := $(VENV)/.installed
 QUICK  := _build/quick
 A11Y   := tools/a11y
 A11Y_STAMP := $(A11Y)/node_modules/.installed
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install data book quick-book test a11y lint workflows bench format clean
+.PHONY: install data book quick-book test a11y phone phone-check lint workflows bench format clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +63,7 @@ bench: $(STAMP)
 test: lint workflows
 	$(BIN)/python -m pytest
 	$(MAKE) quick-book
+	$(MAKE) phone-check
 
 $(A11Y_STAMP): $(A11Y)/package.json $(A11Y)/package-lock.json
 	cd $(A11Y) && npm ci --no-audit --no-fund
@@ -63,6 +71,19 @@ $(A11Y_STAMP): $(A11Y)/package.json $(A11Y)/package-lock.json
 
 a11y: quick-book $(A11Y_STAMP)
 	node $(A11Y)/check.mjs $(QUICK)/_build/html
+
+phone: quick-book
+	$(MAKE) phone-check
+
+# The phone check on the quick book as built (no rebuild), or a clear skip without a browser.
+phone-check:
+	@if [ -x "$(CHROMIUM)" ] && command -v npm >/dev/null; then \
+		$(MAKE) --no-print-directory $(A11Y_STAMP) && \
+		CHROMIUM="$(CHROMIUM)" node $(A11Y)/phone.mjs $(QUICK)/_build/html; \
+	else \
+		echo "SKIPPED the phone layout check: no Chromium at $(CHROMIUM) or no npm" \
+			"(apt-get install -y chromium nodejs npm; .ci/run installs Chromium)"; \
+	fi
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -40,6 +40,7 @@ import torch
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
 from fmnist_edu.data import CLASS_NAMES, Split
 from fmnist_edu.training import History
@@ -137,10 +138,30 @@ class BookFigure(Figure):
     def render(self, fmt: str) -> bytes:
         """The figure as ``fmt`` ("svg" or "png") bytes, cropped as a notebook crops it."""
         buffer = io.BytesIO()
-        undated = {"metadata": {"Date": None}} if fmt == "svg" else {}  # same figure, same bytes
         with matplotlib.rc_context(STYLE):
-            self.savefig(buffer, format=fmt, bbox_inches="tight", pad_inches=PAD_INCHES, **undated)
+            # The smallest font (and a PNG's dpi) travel in the file, so that a browser test
+            # can measure the text's rendered size in CSS px (tools/a11y/phone.mjs).
+            self.draw_without_rendering()
+            fonts = [
+                t.get_fontsize()
+                for t in self.findobj(Text)
+                if t.get_visible() and t.get_text().strip()
+            ]
+            note = f"fmnist-edu min_font_pt={min(fonts, default=0):g} dpi={self.dpi:g}"
+            metadata = {"Description": note}
+            if fmt == "svg":
+                metadata["Date"] = None  # same figure, same bytes
+            self.savefig(
+                buffer, format=fmt, bbox_inches="tight", pad_inches=PAD_INCHES, metadata=metadata
+            )
         return buffer.getvalue()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, object]:
+        # Ahead of IPython's inline backend, whose PNG printer would drop the metadata.
+        bundle: dict[str, object] = {"image/png": self.render("png")}
+        if self.vector:
+            bundle["image/svg+xml"] = self.render("svg").decode()
+        return bundle
 
     def _repr_svg_(self) -> str | None:
         return self.render("svg").decode() if self.vector else None

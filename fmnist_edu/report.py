@@ -11,8 +11,11 @@ turns these rows into a table.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from fmnist_edu.provenance import FULL_TEST, FULL_TRAIN
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,12 @@ class Row:
 
 
 def rows(
-    exec_data: dict[str, dict[str, Any]], fingerprints: dict[str, str], build_start: float
+    exec_data: dict[str, dict[str, Any]],
+    fingerprints: dict[str, str],
+    build_start: float,
+    order: Sequence[str] = (),
 ) -> list[Row]:
-    """Return the report's rows, one per page with execution data, sorted by page name.
+    """Return the report's rows, one per page with execution data, in the book's order.
 
     Args:
         exec_data: page name -> myst-nb's execution data (``mtime``: when the outputs were
@@ -61,9 +67,12 @@ def rows(
         fingerprints: page name -> the build fingerprint the page was read with.
         build_start: when this build started (a POSIX timestamp): outputs made before it
             came from the cache.
+        order: the pages in the book's order (its table of contents); pages not in it
+            come last, by name.
     """
+    rank = {page: i for i, page in enumerate(order)}
     out = []
-    for page in sorted(exec_data):
+    for page in sorted(exec_data, key=lambda p: (rank.get(p, len(rank)), p)):
         data = exec_data[page]
         mtime = data.get("mtime") or 0.0
         out.append(
@@ -84,3 +93,19 @@ def rows(
 def total_seconds(report: list[Row]) -> float:
     """Return the summed execution time of the pages (those without a time count 0)."""
     return sum(r.seconds or 0.0 for r in report)
+
+
+def data_extent(train: int, test: int) -> str:
+    """Say whether the build read the full Fashion-MNIST release or a subset of it.
+
+    Args:
+        train: training images the build read.
+        test: test images the build read.
+    """
+    if train >= FULL_TRAIN and test >= FULL_TEST:
+        return f"the full Fashion-MNIST release ({train:,} training and {test:,} test images)"
+    return (
+        f"a subset of Fashion-MNIST: {train:,} of the {FULL_TRAIN:,} training images "
+        f"({train / FULL_TRAIN:.1%}) and {test:,} of the {FULL_TEST:,} test images "
+        f"({test / FULL_TEST:.1%})"
+    )

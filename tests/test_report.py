@@ -31,6 +31,20 @@ def test_rows_tell_executed_now_from_cached_and_split_the_fingerprint():
     assert report.total_seconds(rows) == 92.75
 
 
+def test_rows_follow_the_book_order_and_unknown_pages_come_last_by_name():
+    exec_data = {page: {"mtime": START, "runtime": 1.0, "succeeded": True}
+                 for page in ("zeta", "dataset", "alpha", "architectures")}  # fmt: skip
+    rows = report.rows(exec_data, {}, START, order=["intro", "dataset", "architectures"])
+    assert [r.page for r in rows] == ["dataset", "architectures", "alpha", "zeta"]
+
+
+def test_data_extent_says_subset_or_full_release():
+    subset = report.data_extent(3_615, 1_770)
+    assert subset.startswith("a subset") and "3,615 of the 60,000" in subset and "17.7%" in subset
+    assert report.data_extent(60_000, 10_000).startswith("the full Fashion-MNIST release")
+    assert report.data_extent(60_000, 9_999).startswith("a subset")
+
+
 def test_a_malformed_fingerprint_or_missing_time_still_gives_a_row():
     assert report.Fingerprint.parse("garbage") == report.Fingerprint("?", "?", "?")
     (row,) = report.rows({"page": {}}, {}, START)

@@ -18,10 +18,12 @@ from sphinx.addnodes import pending_xref
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
-from fmnist_edu import report
+from fmnist_edu import report, settings
+from fmnist_edu.data import load as load_data
+from fmnist_edu.errors import FmnistEduError
 
 _STATE = {"start": time.time()}
-HEADERS = ("Page", "This build", "Run time (s)", "Outputs made", "Code · data · profile")
+HEADERS = ("Page", "This build", "Notebook run time (s)", "Outputs made", "Code · data · profile")
 
 
 class ReportNode(nodes.General, nodes.Element):
@@ -65,11 +67,39 @@ def _table(docname: str, rows: list[report.Row]) -> list[nodes.Node]:
         body += nodes.row("", *[_cell(c) for c in cells])
     now = sum(r.executed == "now" for r in rows)
     summary = nodes.paragraph(
-        text=f"{len(rows)} executed pages, {now} executed by this build, "
-        f"{len(rows) - now} from the execution cache; "
-        f"{report.total_seconds(rows):.1f} s of execution in all."
+        text=f"{len(rows)} executed pages: {now} executed by this build, "
+        f"{len(rows) - now} taken from the execution cache; "
+        f"{report.total_seconds(rows):.1f} s of notebook execution in all."
     )
-    return [summary, table]
+    return [_data_sentence(), summary, table]
+
+
+def _data_sentence() -> nodes.paragraph:
+    """What this build read and with which profile, computed (never typed in the page)."""
+    profile = settings.profile()
+    try:
+        dataset = load_data()
+        data = report.data_extent(len(dataset.train), len(dataset.test))
+    except FmnistEduError:
+        data = "no data (pages that need it could not run)"
+    return nodes.paragraph(
+        text=f"This build read {data}, with the {profile.name} profile "
+        f"({profile.epochs} epochs, {len(profile.seeds)} seeds per model)."
+    )
+
+
+def _book_order(env) -> list[str]:
+    """Every page in the order of the book's table of contents (depth first)."""
+    order: list[str] = []
+
+    def walk(doc: str) -> None:
+        if doc not in order:
+            order.append(doc)
+            for child in env.toctree_includes.get(doc, []):
+                walk(child)
+
+    walk(env.config.root_doc)
+    return order
 
 
 class ReportTransform(SphinxPostTransform):
@@ -84,7 +114,7 @@ class ReportTransform(SphinxPostTransform):
             if data.get("exec_data")
         }
         fingerprints = getattr(self.env, "fmnist_fingerprints", {})
-        rows = report.rows(exec_data, fingerprints, _STATE["start"])
+        rows = report.rows(exec_data, fingerprints, _STATE["start"], _book_order(self.env))
         for node in list(self.document.findall(ReportNode)):
             node.replace_self(_table(self.env.docname, rows))
 
