@@ -8,7 +8,8 @@
 #               _build/html. (Both share the results store, _build/fmnist_edu_cache, where
 #               runs are keyed by their settings, the quick profile's included.) Then, when
 #               Debian's Chromium is installed (.ci/run installs it), the phone layout check
-#               (`make phone`, on that book, not rebuilt); without Chromium it says SKIPPED.
+#               (`make phone`, on that book, not rebuilt); without Chromium it says SKIPPED;
+#               last, every chapter run as a plain notebook outside the build (`make notebooks`).
 # And one that needs a browser (not part of `make test`: CI has none unless installed):
 #   make a11y   build the quick book as `make test` does, then check every page with axe-core
 #               in Debian's Chromium (apt-get install -y chromium) at desktop and phone
@@ -30,7 +31,7 @@ A11Y   := tools/a11y
 A11Y_STAMP := $(A11Y)/node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install data book quick-book test a11y phone phone-check lint workflows bench format clean
+.PHONY: install data book quick-book test a11y phone phone-check notebooks lint workflows bench format clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +65,13 @@ test: lint workflows
 	$(BIN)/python -m pytest
 	$(MAKE) quick-book
 	$(MAKE) phone-check
+	$(MAKE) notebooks
+
+# Every chapter as a plain notebook outside the build (Binder, Colab): converted with
+# jupytext into a folder outside the checkout and run with the quick profile. After the
+# quick book, the results store is warm, so this mostly re-runs the analysis.
+notebooks: $(STAMP)
+	FMNIST_EDU_PROFILE=quick $(BIN)/python tools/chapters_as_notebooks.py
 
 $(A11Y_STAMP): $(A11Y)/package.json $(A11Y)/package-lock.json
 	cd $(A11Y) && npm ci --no-audit --no-fund
