@@ -145,12 +145,28 @@ def test_completeness_is_measured_against_the_baseline_used(trained, batch):
     assert float(interpret.completeness_gap(cnn, images, labels, grey).min()) > float(gap.max())
 
 
-def test_grad_cam_is_upsampled_from_the_last_convolution(cnn, batch):
+def test_grad_cam_reads_the_rectified_maps_of_the_last_convolution(cnn, batch):
     images, labels = batch
     assert interpret.last_conv(cnn) is cnn.features.conv2
+    assert interpret.gradcam_layer(cnn) is cnn.features.relu2  # the paper's layer, before pooling
     assert interpret.gradcam_side(cnn) == 14
     maps = interpret.attribute(cnn, images, "grad-cam", labels)
     assert maps.shape == (4, 28, 28)
+    # By hand: weights = mean gradient of each rectified map, ReLU of the weighted sum.
+    inputs = to_inputs(images).requires_grad_(False)
+    kept = []
+    hook = cnn.features.relu2.register_forward_hook(lambda m, i, out: kept.append(out))
+    logits = cnn(inputs)
+    hook.remove()
+    (grads,) = torch.autograd.grad(logits.gather(1, labels[:, None]).sum(), kept[0])
+    cam = F.relu((grads.mean((2, 3), keepdim=True) * kept[0]).sum(1, keepdim=True))
+    expected = F.interpolate(cam, size=(28, 28), mode="bilinear").squeeze(1)
+    assert torch.allclose(maps, expected.detach(), atol=1e-6)
+
+
+def test_grad_cam_falls_back_to_a_convolution_no_relu_module_follows():
+    bare = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 26 * 26, 10)).eval()
+    assert interpret.gradcam_layer(bare) is bare[0]
 
 
 def test_grad_cam_on_the_mlp_is_a_clear_error(batch):

@@ -43,6 +43,7 @@ from fmnist_edu.interpret.methods import (
     attribute_all,
     completeness_gap,
     get_method,
+    gradcam_layer,
     gradcam_side,
     last_conv,
 )
@@ -62,7 +63,8 @@ __all__ = [
     "BASELINE", "FRACTIONS", "METHODS", "PASS_BELOW", "RANDOM", "CascadeResult", "Method",
     "Verdict", "as_inputs", "attribute", "attribute_all", "cascading_randomisation",
     "check_ready", "check_relu_modules", "class_mean_maps", "completeness_gap", "curve_area",
-    "deletion_areas", "deletion_curve", "deletion_order", "get_method", "gradcam_side",
+    "deletion_areas", "deletion_curve", "deletion_order", "get_method", "gradcam_layer",
+    "gradcam_side",
     "infidelity", "ink_share", "last_conv", "map_similarity", "pick_examples",
     "random_order", "randomised_cascade", "rank_correlation", "sensitivity",
     "stratified_sample", "verdict", "weighted_layers",
