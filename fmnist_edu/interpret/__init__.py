@@ -33,7 +33,7 @@ from fmnist_edu.interpret.faithfulness import (
     random_order,
     sensitivity,
 )
-from fmnist_edu.interpret.guards import check_ready, check_relu_modules
+from fmnist_edu.interpret.guards import check_ready, check_relu_modules, pool_before_relu
 from fmnist_edu.interpret.methods import (
     BASELINE,
     METHODS,
@@ -67,6 +67,7 @@ __all__ = [
     "check_ready", "check_relu_modules", "class_mean_maps", "completeness_gap", "curve_area",
     "deletion_areas", "deletion_curve", "deletion_order", "first_pass", "get_method",
     "gradcam_layer", "gradcam_side", "infidelity", "ink_share", "last_conv", "map_similarity",
-    "pick_examples", "random_order", "randomised_cascade", "rank_correlation", "sensitivity",
-    "step_verdicts", "stratified_sample", "verdict", "weighted_layers",
+    "pick_examples", "pool_before_relu", "random_order", "randomised_cascade",
+    "rank_correlation", "sensitivity", "step_verdicts", "stratified_sample", "verdict",
+    "weighted_layers",
 ]  # fmt: skip
