@@ -119,9 +119,34 @@ def compare(
     )
 
 
+def signed(value: float, digits: int = 1) -> str:
+    """Format ``value`` with its sign (``+`` or ``-``) and ``digits`` decimals, never ``-0.0``."""
+    return f"{round(value, digits) + 0.0:+.{digits}f}"
+
+
 def _points(share: float) -> str:
     """Format a share as signed percentage points with one decimal, never ``-0.0``."""
-    return f"{round(100 * share, 1) + 0.0:+.1f}"
+    return signed(100 * share, 1)
+
+
+def confidence_text(c: Comparison) -> str:
+    """The interval's coverage as prose writes it, e.g. ``"95 %"``."""
+    return f"{100 * c.confidence:.0f} %"
+
+
+def difference_text(c: Comparison, digits: int = 3, scale: float = 1.0, unit: str = "") -> str:
+    """The difference a minus b with its sign, then its interval, all in the same format.
+
+    E.g. ``"-0.050 (95 % interval -0.136 to +0.030)"``; with ``scale=100`` and
+    ``unit=" points"`` a difference of shares is written in percentage points. The
+    difference always lies inside the interval it is printed beside, sign included, so a
+    reader can check it against the interval (and zero) at a glance.
+    """
+
+    def fmt(value: float) -> str:
+        return signed(scale * value, digits) + unit
+
+    return f"{fmt(c.difference)} ({confidence_text(c)} interval {fmt(c.low)} to {fmt(c.high)})"
 
 
 def verdict(c: Comparison, name_a: str, name_b: str) -> str:

@@ -38,6 +38,13 @@ MAP_CONVENTION = (
 """Sentences for captions of figures that show attribution maps (glue it)."""
 #: One colour per method, the same in every chart; the random reference is black.
 METHOD_COLOURS = dict(zip(METHODS, [f"C{i}" for i in range(len(METHODS))], strict=True))
+#: One marker and one line style per method too, so that lines lying on top of each other
+#: (Integrated Gradients and DeepLift often do) stay tellable apart, in grey print too.
+METHOD_MARKERS = dict(zip(METHODS, ["o", "s", "^", "D", "v", "P", "X"], strict=True))
+METHOD_LINESTYLES = dict(zip(METHODS, ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), "-", (0, (1, 1))],
+                             strict=True))  # fmt: skip
+#: Horizontal offset between neighbouring methods' markers in a line chart of steps.
+STEP_OFFSET = 0.06
 SHORT_TITLES = {
     "saliency": "Saliency", "integrated-gradients": "Integrated\nGradients",
     "smoothgrad": "Smooth-\nGrad", "occlusion": "Occlusion", "grad-cam": "Grad-CAM",
@@ -75,8 +82,8 @@ def _colour_bars(fig, axes, shown: Mapping[bool, object]) -> None:
     for signed, image in shown.items():
         bar = fig.colorbar(image, ax=axes, orientation="horizontal", location="bottom",
                            shrink=0.45, aspect=35, pad=0.02)  # fmt: skip
-        bar.set_label("signed: attribution / its largest |value|" if signed
-                      else "unsigned: attribution / its largest value")  # fmt: skip
+        bar.set_label("signed: attribution /\nits largest |value|" if signed
+                      else "unsigned: attribution /\nits largest value")  # fmt: skip
 
 
 @_styled
@@ -87,11 +94,12 @@ def attribution_grid(
 ) -> BookFigure:
     """Images (rows) by methods (columns): the image, then each method's map (PNG).
 
-    ``maps`` holds ``[B, 28, 28]`` per method name of :data:`METHODS`.
+    ``maps`` holds ``[B, 28, 28]`` per method name of :data:`METHODS`. The columns are
+    headed by :data:`ABBREVIATIONS` (say them in the caption), at the style's size.
     """
     columns = 1 + len(maps)
-    cell = (TEXT_WIDTH - 1.0) / columns
-    fig = _figure(len(images) * cell + 1.5, vector=False)
+    cell = (TEXT_WIDTH - 1.2) / columns
+    fig = _figure(len(images) * cell + 1.9, vector=False)
     fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
     axes = np.atleast_2d(fig.subplots(len(images), columns))
     shown = {}
@@ -101,9 +109,9 @@ def attribution_grid(
         for c, (name, batch) in enumerate(maps.items(), start=1):
             signed = METHODS[name].signed
             shown[signed] = _show_map(axes[r, c], batch[r], signed)
-            if r == 0:
-                axes[r, c].set_title(SHORT_TITLES[name], fontsize=9)
-    axes[0, 0].set_title("image", fontsize=9)
+            if r == 0:  # abbreviations: the full names do not fit a column at 12 pt
+                axes[r, c].set_title(ABBREVIATIONS[name])
+    axes[0, 0].set_title("image")
     for ax in axes.ravel():
         _bare(ax)
     _colour_bars(fig, axes.ravel().tolist(), dict(sorted(shown.items(), reverse=True)))
@@ -137,27 +145,30 @@ def map_rows(
 def sanity_grid(
     image: torch.Tensor,
     maps: Mapping[str, torch.Tensor],
-    column_titles: Sequence[str],
+    row_titles: Sequence[str],
 ) -> BookFigure:
-    """One image's absolute maps: methods (rows) by model states (columns) (PNG).
+    """One image's absolute maps: model states (rows) by methods (columns) (PNG).
 
     ``maps`` holds ``[states, 28, 28]`` per method: the trained model, each randomisation
-    step, and any other model (e.g. the one trained on shuffled labels).
+    step, and any other model (e.g. the one trained on shuffled labels), one row each,
+    titled by ``row_titles``, from the top down as the cascade goes. The image heads the
+    first column; the methods are headed by :data:`ABBREVIATIONS`.
     """
-    columns = 1 + len(column_titles)
-    cell = (TEXT_WIDTH - 1.4) / columns
-    fig = _figure(len(maps) * cell + 1.6, vector=False)
+    states = len(row_titles)
+    columns = 1 + len(maps)
+    cell = (TEXT_WIDTH - 1.3) / columns
+    fig = _figure(states * cell + 1.9, vector=False)
     fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
-    axes = np.atleast_2d(fig.subplots(len(maps), columns))
+    axes = np.atleast_2d(fig.subplots(states, columns))
     shown = None
-    for r, (name, states) in enumerate(maps.items()):
-        axes[r, 0].imshow(image.numpy(), cmap=IMAGE_CMAP, vmin=0, vmax=255)
-        label = SHORT_TITLES[name].replace("-\n", "")
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
-        for c, values in enumerate(states, start=1):
-            shown = _show_map(axes[r, c], values, signed=False)
-    for c, title in enumerate(["image", *column_titles]):
-        axes[0, c].set_title(title, fontsize=9)
+    axes[0, 0].imshow(image.numpy(), cmap=IMAGE_CMAP, vmin=0, vmax=255)
+    axes[0, 0].set_title("image")
+    for r, title in enumerate(row_titles):
+        axes[r, 0].set_ylabel(title, rotation=0, ha="right", va="center")
+        for c, values in enumerate(maps.values(), start=1):
+            shown = _show_map(axes[r, c], values[r], signed=False)
+    for c, name in enumerate(maps, start=1):
+        axes[0, c].set_title(ABBREVIATIONS[name])
     for ax in axes.ravel():
         _bare(ax)
     _colour_bars(fig, axes.ravel().tolist(), {False: shown})
@@ -174,27 +185,36 @@ def sanity_curves(
     """Rank correlation with the trained model's maps as the model is broken (SVG).
 
     Left: along the cascading randomisation, ``cascade`` ``[seeds, steps, images]`` per
-    method (mean over seeds and images; the band spans the seeds' means). Right: the model
-    trained on shuffled labels, ``shuffled`` ``[seeds, images]`` per method (one dot per
-    seed, a bar at the mean). The dashed line is the pass threshold.
+    method (mean over seeds and images; the band spans the seeds' means). Each method has
+    its own colour, marker and line style (:data:`METHOD_MARKERS`,
+    :data:`METHOD_LINESTYLES`) and is shifted sideways by :data:`STEP_OFFSET` from its
+    neighbour, so that lines that coincide stay visible. Right: the model trained on
+    shuffled labels, ``shuffled`` ``[seeds, images]`` per method (one dot per seed, a bar
+    at the mean). The dashed line is the pass threshold. The legend uses
+    :data:`ABBREVIATIONS` (say them in the caption).
     """
     fig = _figure(3.6)
     left, right = fig.subplots(1, 2, width_ratios=[2.2, 1.2], sharey=True)
-    x = list(range(len(steps)))
-    for name, values in cascade.items():
+    x = np.arange(len(steps), dtype=float)
+    middle = (len(cascade) - 1) / 2
+    for k, (name, values) in enumerate(cascade.items()):
         per_seed = values.double().mean(-1)  # [seeds, steps]
-        (line,) = left.plot(x, per_seed.mean(0), marker="o", ms=4, color=METHOD_COLOURS[name],
-                            label=METHODS[name].title)  # fmt: skip
-        left.fill_between(x, per_seed.min(0).values, per_seed.max(0).values,
-                          color=line.get_color(), alpha=0.15)  # fmt: skip
+        shifted = x + STEP_OFFSET * (k - middle)  # lines on top of each other stay apart
+        (line,) = left.plot(shifted, per_seed.mean(0), marker=METHOD_MARKERS[name], ms=5,
+                            ls=METHOD_LINESTYLES[name], color=METHOD_COLOURS[name],
+                            label=ABBREVIATIONS[name])  # fmt: skip
+        left.fill_between(shifted, per_seed.min(0).values, per_seed.max(0).values,
+                          color=line.get_color(), alpha=0.12)  # fmt: skip
     left.set_xticks(x, steps, rotation=30, ha="right", rotation_mode="anchor")
     left.set(xlabel="layers randomised, from the top", ylabel="rank correlation with\ntrained maps")
     for k, (name, values) in enumerate(shuffled.items()):
         per_seed = values.double().mean(-1)
-        right.scatter([k] * len(per_seed), per_seed, s=22, color=METHOD_COLOURS[name], zorder=3)
+        right.scatter([k] * len(per_seed), per_seed, s=22, color=METHOD_COLOURS[name],
+                      marker=METHOD_MARKERS[name], zorder=3)  # fmt: skip
         right.plot([k - 0.3, k + 0.3], [float(per_seed.mean())] * 2, color="black", lw=1.2)
     right.set_xticks(range(len(shuffled)), [ABBREVIATIONS[n] for n in shuffled], rotation=90)
     right.set_xlabel("shuffled labels")
+    right.set_xlim(-0.6, len(shuffled) - 0.4)
     for ax in (left, right):
         ax.axhline(threshold, color="0.4", ls="--", lw=1)
         ax.axhline(0, color="0.8", lw=0.8, zorder=0)
@@ -205,25 +225,35 @@ def sanity_curves(
 
 @_styled
 def deletion_curves(
-    fractions: Sequence[float], curves: Mapping[str, torch.Tensor], random: str = "random"
+    fractions: Sequence[float],
+    curves: Mapping[str, torch.Tensor],
+    random: str = "random",
+    garment: Mapping[str, torch.Tensor] | None = None,
 ) -> BookFigure:
     """Mean probability of the true class as pixels are deleted, one line per order (SVG).
 
     ``curves`` holds ``[seeds, images, fractions]`` per method name, and the random order
-    under ``random`` (drawn dashed, in black).
+    under ``random`` (drawn dashed, in black). ``garment``, the same for deletion among
+    the garment's pixels only (``within=images > 0``), makes a second panel beside it.
     """
-    fig = _figure(3.4)
-    ax = fig.subplots()
+    panels = {"all 784 pixels": curves} | ({"garment pixels only": garment} if garment else {})
+    fig = _figure(3.8 if garment else 3.4)
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
     percent = [100 * f for f in fractions]
-    for name, values in curves.items():
-        mean = values.double().mean((0, 1))
-        if name == random:
-            ax.plot(percent, mean, color="black", ls="--", lw=1.5, label="random order")
-        else:
-            ax.plot(percent, mean, marker="o", ms=3, color=METHOD_COLOURS[name],
-                    label=METHODS[name].title)  # fmt: skip
-    ax.set(xlabel="pixels set to background (%)", ylabel="probability of the true class")
-    ax.set_ylim(0, 1)
+    for p, (ax, (title, stack)) in enumerate(zip(axes, panels.items(), strict=True)):
+        for name, values in stack.items():
+            mean = values.double().mean((0, 1))
+            label = "random order" if name == random else ABBREVIATIONS[name]
+            label = label if p == 0 else f"_{label}"  # one legend entry per order
+            if name == random:
+                ax.plot(percent, mean, color="black", ls="--", lw=1.5, label=label)
+            else:
+                ax.plot(percent, mean, marker=METHOD_MARKERS[name], ms=4, label=label,
+                        color=METHOD_COLOURS[name], ls=METHOD_LINESTYLES[name])  # fmt: skip
+        ax.set(xlabel="pixels deleted (%)", ylim=(0, 1))
+        if garment:
+            ax.set_title(title)
+    axes[0].set_ylabel("probability of the true class")
     _legend_above(fig, ncols=4)
     return fig
 
@@ -232,7 +262,6 @@ def deletion_curves(
 def explanation(image: torch.Tensor, values: torch.Tensor, signed: bool, title: str) -> BookFigure:
     """One image and its map side by side, with a colour bar (PNG; the CLI's picture)."""
     fig = _figure(3.6, vector=False)
-    fig.set_size_inches(TEXT_WIDTH * 0.7, 3.6)
     image_ax, map_ax = fig.subplots(1, 2)
     image_ax.imshow(image.numpy(), cmap=IMAGE_CMAP, vmin=0, vmax=255)
     image_ax.set_title("image")

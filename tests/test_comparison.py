@@ -106,3 +106,21 @@ def test_the_verdict_never_prints_minus_zero():
     )  # fmt: skip
     text = comparison.verdict(c, "A", "B")
     assert "+0.0 to +2.0 points" in text and "-0.0" not in text
+
+
+def test_a_difference_is_printed_with_its_sign_inside_its_interval():
+    c = comparison.Comparison(
+        a=None, b=None, difference=-0.0498, low=-0.1363, high=0.0302, test_images=100,
+        test_se=0.01, confidence=0.95,
+    )  # fmt: skip
+    text = comparison.difference_text(c, digits=4)
+    assert text == "-0.0498 (95 % interval -0.1363 to +0.0302)"
+    points = comparison.difference_text(c, digits=1, scale=100, unit=" points")
+    assert points == "-5.0 points (95 % interval -13.6 points to +3.0 points)"
+    assert comparison.signed(-0.00004, 3) == "+0.000"  # never "-0.000"
+    assert (
+        comparison.confidence_text(
+            comparison.Comparison(None, None, 0.0, 0.0, 0.0, 1, 0.0, confidence=0.9)
+        )
+        == "90 %"
+    )

@@ -93,3 +93,32 @@ def test_exercise_5_the_mlp_on_shuffled_labels(subset, store):
     similarity = interpret.map_similarity(reference, shuffled, images, labels)
     assert similarity["saliency"].shape == (4,)
     assert bool((similarity["saliency"] < 1).all())
+
+
+def test_exercise_6_the_pool_first_twin(subset):
+    torch.manual_seed(0)
+    cnn = models.CNN().eval()
+    twin = interpret.pool_before_relu(cnn)
+    images, labels = subset.test.images[:4], subset.test.labels[:4]
+    torch.testing.assert_close(twin(to_inputs(images)), cnn(to_inputs(images)))
+    ig = [interpret.attribute(m, images, "integrated-gradients", labels) for m in (cnn, twin)]
+    torch.testing.assert_close(ig[0], ig[1])  # gradients of the same function: the same map
+    dl = [interpret.attribute(m, images, "deeplift", labels) for m in (cnn, twin)]
+    gaps = [
+        interpret.completeness_gap(m, images, labels, d)
+        for m, d in zip((cnn, twin), dl, strict=True)
+    ]
+    assert not torch.allclose(dl[0], dl[1])
+    assert float(gaps[1].median()) > float(gaps[0].median())
+
+
+def test_exercise_7_deletion_among_the_garments_pixels(subset):
+    torch.manual_seed(0)
+    cnn = models.CNN().eval()
+    images, labels = subset.test.images[:4], subset.test.labels[:4]
+    maps = interpret.attribute_all(cnn, images, ["saliency", "deeplift"], labels)
+    _, whole = interpret.deletion_areas(cnn, images, labels, maps)
+    _, garment = interpret.deletion_areas(cnn, images, labels, maps, within=images > 0)
+    assert set(garment) == {"saliency", "deeplift", interpret.RANDOM}
+    assert garment["saliency"].shape == (4,)
+    assert not torch.allclose(whole["saliency"], garment["saliency"])

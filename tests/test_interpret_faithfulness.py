@@ -38,12 +38,15 @@ def test_deletion_order_ranks_the_largest_values_first_and_breaks_ties_by_seed()
     assert not torch.equal(order[0, 3:], interpret.deletion_order(maps, seed=1)[0, 3:])
 
 
-def test_deletion_curve_deletes_the_stated_share_of_pixels():
-    class Count(nn.Module):  # logit 0 counts the pixels still on, the others stay at 0
-        def forward(self, x):
-            on = (x.flatten(1) > 0).float().sum(1, keepdim=True)
-            return torch.cat([on, torch.zeros(len(x), 9)], dim=1) / 100
+class Count(nn.Module):
+    """Logit 0 counts the pixels still on (in hundreds); the other logits stay at 0."""
 
+    def forward(self, x):
+        on = (x.flatten(1) > 0).float().sum(1, keepdim=True)
+        return torch.cat([on, torch.zeros(len(x), 9)], dim=1) / 100
+
+
+def test_deletion_curve_deletes_the_stated_share_of_pixels():
     images = torch.full((2, 28, 28), 255, dtype=torch.uint8)
     order = interpret.random_order(2, seed=0)
     curve = interpret.deletion_curve(Count(), images, torch.zeros(2, dtype=torch.long), order,
@@ -53,6 +56,39 @@ def test_deletion_curve_deletes_the_stated_share_of_pixels():
     assert torch.allclose(curve, expected.expand(2, 3))
     with pytest.raises(ConfigError, match="fractions"):
         interpret.deletion_curve(Count(), images, torch.zeros(2, dtype=torch.long), order, [1.5])
+
+
+def test_within_a_mask_its_pixels_go_first_in_the_maps_order():
+    maps = torch.zeros(1, 28, 28)
+    maps[0, 0, :3] = torch.tensor([1.0, 3.0, 2.0])
+    maps[0, 1, 0] = 5.0  # the largest value, but outside the mask
+    within = torch.zeros(1, 28, 28, dtype=torch.bool)
+    within[0, 0, :3] = True
+    within[0, 2, :2] = True
+    order = interpret.deletion_order(maps, seed=0, within=within)
+    assert order[0, :3].tolist() == [1, 2, 0] and set(order[0, 3:5].tolist()) == {56, 57}
+    assert sorted(order[0].tolist()) == list(range(784))
+    assert int(order[0, 5]) == 28  # then the rest, in the map's order
+    inside = within.flatten(1).gather(1, interpret.random_order(1, within=within))
+    assert bool(inside[0, :5].all()) and not bool(inside[0, 5:].any())
+
+
+def test_background_pixels_cost_a_map_nothing_when_deleting_within_the_garment():
+    images = torch.zeros(4, 28, 28, dtype=torch.uint8)
+    images[:, 8:20, 8:20] = 200  # a square garment on an empty background
+    target = torch.zeros(4, dtype=torch.long)
+    background_first = {"background": (images == 0).float()}  # the garment all tied at 0
+    _, whole = interpret.deletion_areas(Count(), images, target, background_first)
+    # Over all 784 pixels, deleting zeros first changes nothing: it looks unfaithful.
+    assert float(whole["background"].mean()) > float(whole[interpret.RANDOM].mean()) + 0.05
+    curves, garment = interpret.deletion_areas(
+        Count(), images, target, background_first, within=images > 0
+    )
+    # Among the garment's pixels both orders are random: the same curve, the same area.
+    torch.testing.assert_close(curves["background"], curves[interpret.RANDOM])
+    on = curves[interpret.RANDOM][0, [0, -1]]
+    expected = torch.tensor([144.0, 0.0]) / 100
+    torch.testing.assert_close(on, expected.exp() / (expected.exp() + 9))
 
 
 def test_curve_area_is_the_trapezoid_rule():

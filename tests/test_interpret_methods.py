@@ -123,16 +123,27 @@ def test_integrated_gradients_converge_to_completeness(trained, batch):
     assert gap(cnn, images, labels, fine).mean() < gap(cnn, images, labels, coarse).mean()
 
 
-def test_deeplift_is_complete_without_max_pooling_only(trained, batch):
-    """Captum's DeepLift multipliers add up exactly through ReLUs and linear layers, not
-    through max-pooling: the chapter reports both."""
+def test_deeplift_adds_up_when_the_layers_are_stored_in_the_order_they_compute(trained, batch):
+    """Captum's DeepLift adds up exactly through ReLUs and linear layers, nearly so through
+    conv -> ReLU -> max-pool, and not at all when the pool is stored before the ReLU: the
+    same function, other attributions. The chapter reports all three."""
     images, labels = batch
     torch.manual_seed(0)
     mlp = models.MLP().eval()
     maps = interpret.attribute(mlp, images, "deeplift", labels)
     assert float(interpret.completeness_gap(mlp, images, labels, maps).max()) < 1e-3
+    assert [type(m).__name__ for m in trained.features] == ["Conv2d", "ReLU", "MaxPool2d"] * 2
     maps = interpret.attribute(trained, images, "deeplift", labels)
-    assert float(interpret.completeness_gap(trained, images, labels, maps).median()) > 0.01
+    right = interpret.completeness_gap(trained, images, labels, maps)
+    assert float(right.median()) < 0.02
+    twin = interpret.pool_before_relu(trained)
+    assert [type(m).__name__ for m in twin.features] == ["Conv2d", "MaxPool2d", "ReLU"] * 2
+    assert [type(m).__name__ for m in trained.features][1] == "ReLU"  # the original kept
+    inputs = to_inputs(images)
+    torch.testing.assert_close(twin(inputs), trained(inputs))  # the same function
+    swapped = interpret.attribute(twin, images, "deeplift", labels)
+    wrong = interpret.completeness_gap(twin, images, labels, swapped)
+    assert float(wrong.median()) > 5 * float(right.median()) and float(wrong.median()) > 0.05
 
 
 def test_completeness_is_measured_against_the_baseline_used(trained, batch):
@@ -145,12 +156,28 @@ def test_completeness_is_measured_against_the_baseline_used(trained, batch):
     assert float(interpret.completeness_gap(cnn, images, labels, grey).min()) > float(gap.max())
 
 
-def test_grad_cam_is_upsampled_from_the_last_convolution(cnn, batch):
+def test_grad_cam_reads_the_rectified_maps_of_the_last_convolution(cnn, batch):
     images, labels = batch
     assert interpret.last_conv(cnn) is cnn.features.conv2
+    assert interpret.gradcam_layer(cnn) is cnn.features.relu2  # the paper's layer, before pooling
     assert interpret.gradcam_side(cnn) == 14
     maps = interpret.attribute(cnn, images, "grad-cam", labels)
     assert maps.shape == (4, 28, 28)
+    # By hand: weights = mean gradient of each rectified map, ReLU of the weighted sum.
+    inputs = to_inputs(images).requires_grad_(False)
+    kept = []
+    hook = cnn.features.relu2.register_forward_hook(lambda m, i, out: kept.append(out))
+    logits = cnn(inputs)
+    hook.remove()
+    (grads,) = torch.autograd.grad(logits.gather(1, labels[:, None]).sum(), kept[0])
+    cam = F.relu((grads.mean((2, 3), keepdim=True) * kept[0]).sum(1, keepdim=True))
+    expected = F.interpolate(cam, size=(28, 28), mode="bilinear").squeeze(1)
+    assert torch.allclose(maps, expected.detach(), atol=1e-6)
+
+
+def test_grad_cam_falls_back_to_a_convolution_no_relu_module_follows():
+    bare = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 26 * 26, 10)).eval()
+    assert interpret.gradcam_layer(bare) is bare[0]
 
 
 def test_grad_cam_on_the_mlp_is_a_clear_error(batch):

@@ -88,3 +88,24 @@ def test_verdicts_pass_fail_or_unclear():
     assert interpret.verdict(spread).outcome == "unclear"
     v = interpret.verdict(low)
     assert v.low <= v.mean <= v.high and v.mean == pytest.approx(float(low.mean()))
+
+
+def test_methods_are_judged_layer_by_layer_not_by_their_last_value():
+    steps = ["original", "fc2", "fc1", "conv2", "conv1"]
+    # Like Guided Backprop in Adebayo et al.: unmoved by the top layers, random at the end.
+    top_blind = torch.tensor([1.0, 0.84, 0.70, 0.2, 0.1])[None, :, None].repeat(3, 1, 8)
+    top_blind += 0.01 * torch.arange(8)  # some spread over images
+    at_once = torch.tensor([1.0, 0.2, 0.1, 0.1, 0.05])[None, :, None].repeat(3, 1, 8)
+    blind = interpret.step_verdicts(top_blind, steps)
+    assert list(blind) == steps[1:]
+    assert [v.outcome for v in blind.values()] == ["fail", "fail", "pass", "pass"]
+    assert interpret.first_pass(blind) == "conv2"
+    assert interpret.first_pass(interpret.step_verdicts(at_once, steps)) == "fc2"
+    never = interpret.step_verdicts(torch.full((3, 5, 8), 0.9), steps)
+    assert interpret.first_pass(never) is None
+    back = top_blind.clone()
+    back[:, -1] = 0.9  # passes in the middle, then fails again: not a pass from conv2 on
+    assert interpret.first_pass(interpret.step_verdicts(back, steps)) is None
+    assert blind["fc2"].confidence == 0.95
+    with pytest.raises(ConfigError, match="5 steps"):
+        interpret.step_verdicts(top_blind[:, :4], steps)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from matplotlib.text import Text
 
 from fmnist_edu import data, interpret, models, plots
 from fmnist_edu import plots_interpret as iplots
 from fmnist_edu.errors import ConfigError
+from tests.figure_checks import assert_column_wide_with_readable_text
 
 
 @pytest.fixture(scope="module")
@@ -24,26 +24,40 @@ def figures(subset) -> dict:
     return {
         "grid": iplots.attribution_grid(images, maps, ["T-shirt", "Shirt\n→ T-shirt", "Coat"]),
         "rows": iplots.map_rows(images, {"CNN": maps["saliency"], "MLP": maps["occlusion"]}),
-        "sanity_grid": iplots.sanity_grid(images[0], states, [*steps, "shuffled"]),
+        "sanity_grid": iplots.sanity_grid(images[0], states, [*steps, "shuffled\nlabels"]),
         "sanity_curves": iplots.sanity_curves(steps, cascade, shuffled, 0.5),
-        "deletion": iplots.deletion_curves(interpret.FRACTIONS, curves),
+        "deletion": iplots.deletion_curves(interpret.FRACTIONS, curves, garment=curves),
         "explanation": iplots.explanation(images[0], maps["deeplift"][0], True, "DeepLift"),
-    }
+        "class_maps": plots.image_row(  # the chapter's per-class figure, from plots.py
+            torch.rand(10, 28, 28, generator=generator), list(plots.SHORT_NAMES),
+            cmap=iplots.UNSIGNED_CMAP, vmax=1.0, colorbar="mean |saliency|"),
+    }  # fmt: skip
 
 
-def test_figures_are_book_figures_with_readable_text(figures):
-    for name, fig in figures.items():
-        assert isinstance(fig, plots.BookFigure), name
-        fig.draw_without_rendering()
-        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-        small = {t.get_text(): t.get_fontsize() for t in texts if t.get_fontsize() < 9}
-        assert not small, f"{name}: text under {plots.MIN_FONT_PT} pt: {small}"
-        if name != "explanation":  # the CLI's picture is narrower than the column
-            assert fig.get_figwidth() == pytest.approx(plots.TEXT_WIDTH), name
+def test_figures_are_column_wide_with_text_readable_on_a_phone(figures):
+    assert_column_wide_with_readable_text(figures)
+
+
+def test_every_line_of_a_chart_can_be_told_apart_where_lines_coincide():
+    steps = ["trained", "+ fc2", "+ fc1"]
+    same = torch.full((3, 3, 4), 0.8)  # every method on exactly the same values
+    cascade = {m: same for m in interpret.METHODS}
+    fig = iplots.sanity_curves(steps, cascade, {m: same[:, 0] for m in interpret.METHODS}, 0.5)
+    lines = [line for line in fig.axes[0].get_lines() if line.get_label() in
+             iplots.ABBREVIATIONS.values()]  # fmt: skip
+    assert len(lines) == len(interpret.METHODS)
+    assert len({line.get_marker() for line in lines}) == len(lines)  # a marker of its own
+    assert len({tuple(line.get_xdata()) for line in lines}) == len(lines)  # shifted apart
+    for line in lines:  # by a fraction of a step: each point stays at its step
+        assert max(abs(line.get_xdata() - range(3))) < 0.5
+    flat = torch.full((3, 2, len(interpret.FRACTIONS)), 0.5)
+    deletion = iplots.deletion_curves(interpret.FRACTIONS, {m: flat for m in interpret.METHODS})
+    markers = [line.get_marker() for line in deletion.axes[0].get_lines()]
+    assert len(set(markers)) == len(markers)
 
 
 def test_maps_are_png_and_charts_svg(figures):
-    for name in ("grid", "rows", "sanity_grid", "explanation"):
+    for name in ("grid", "rows", "sanity_grid", "explanation", "class_maps"):
         assert figures[name]._repr_svg_() is None and figures[name].render("png")[:4] == b"\x89PNG"
     for name in ("sanity_curves", "deletion"):
         assert "<svg" in figures[name]._repr_svg_()

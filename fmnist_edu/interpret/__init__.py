@@ -33,7 +33,7 @@ from fmnist_edu.interpret.faithfulness import (
     random_order,
     sensitivity,
 )
-from fmnist_edu.interpret.guards import check_ready, check_relu_modules
+from fmnist_edu.interpret.guards import check_ready, check_relu_modules, pool_before_relu
 from fmnist_edu.interpret.methods import (
     BASELINE,
     METHODS,
@@ -43,6 +43,7 @@ from fmnist_edu.interpret.methods import (
     attribute_all,
     completeness_gap,
     get_method,
+    gradcam_layer,
     gradcam_side,
     last_conv,
 )
@@ -51,19 +52,22 @@ from fmnist_edu.interpret.sanity import (
     CascadeResult,
     Verdict,
     cascading_randomisation,
+    first_pass,
     map_similarity,
     randomised_cascade,
     rank_correlation,
+    step_verdicts,
     verdict,
     weighted_layers,
 )
 
 __all__ = [
-    "BASELINE", "FRACTIONS", "METHODS", "PASS_BELOW", "RANDOM", "CascadeResult", "Method",
+    "BASELINE", "CascadeResult", "FRACTIONS", "METHODS", "Method", "PASS_BELOW", "RANDOM",
     "Verdict", "as_inputs", "attribute", "attribute_all", "cascading_randomisation",
     "check_ready", "check_relu_modules", "class_mean_maps", "completeness_gap", "curve_area",
-    "deletion_areas", "deletion_curve", "deletion_order", "get_method", "gradcam_side",
-    "infidelity", "ink_share", "last_conv", "map_similarity", "pick_examples",
-    "random_order", "randomised_cascade", "rank_correlation", "sensitivity",
-    "stratified_sample", "verdict", "weighted_layers",
+    "deletion_areas", "deletion_curve", "deletion_order", "first_pass", "get_method",
+    "gradcam_layer", "gradcam_side", "infidelity", "ink_share", "last_conv", "map_similarity",
+    "pick_examples", "pool_before_relu", "random_order", "randomised_cascade",
+    "rank_correlation", "sensitivity", "step_verdicts", "stratified_sample", "verdict",
+    "weighted_layers",
 ]  # fmt: skip

@@ -4,7 +4,10 @@ A *deletion curve* :cite:`petsiuk2018rise,samek2017evaluating` sets the pixels t
 background value (0) in the order a map ranks them, most important first, and records the
 model's probability for the true class after each fraction. A faithful map makes the
 probability fall fast, so the area under its curve (:func:`curve_area`) is small; a random
-order is the reference every method should beat.
+order is the reference every method should beat. Since the background is 0 already,
+deleting a background pixel changes nothing, and a map that ranks background pixels high
+loses for free; ``within=images > 0`` deletes among the garment's pixels only, the control
+for it.
 
 Captum's own metrics complement it: ``infidelity`` :cite:`yeh2019fidelity` (how well the
 map predicts the effect of small random perturbations; lower is better) and
@@ -33,22 +36,43 @@ FRACTIONS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
 RANDOM = "random"
 
 
-def deletion_order(maps: torch.Tensor, seed: int = 0) -> torch.Tensor:
+def _inside_first(order: torch.Tensor, within: torch.Tensor | None) -> torch.Tensor:
+    """Reorder each row of ``order`` so the pixels ``within`` holds come first (stably)."""
+    if within is None:
+        return order
+    inside = torch.as_tensor(within).reshape(len(order), -1).bool()
+    if inside.shape != order.shape:
+        raise ConfigError(f"within: expected one mask per map, {tuple(order.shape)} pixels")
+    outside_sorted = (~inside.gather(1, order)).to(torch.uint8)
+    return order.gather(1, outside_sorted.argsort(dim=1, stable=True))
+
+
+def deletion_order(
+    maps: torch.Tensor, seed: int = 0, within: torch.Tensor | None = None
+) -> torch.Tensor:
     """Pixel indices ``[B, 784]`` from the highest attribution to the lowest.
 
     Signed maps are ranked by value, so evidence *for* the class goes first. Ties (e.g.
     the exact zeros of the background) are broken in a random order seeded by ``seed``.
+    With ``within`` (a boolean mask per map, e.g. ``images > 0``, the garment), its
+    pixels come first, in the map's order, and the others after them.
     """
     flat = maps.reshape(len(maps), -1)
     shuffle = torch.randperm(flat.shape[1], generator=torch.Generator().manual_seed(seed))
     order = flat[:, shuffle].argsort(dim=1, descending=True, stable=True)
-    return shuffle[order]
+    return _inside_first(shuffle[order], within)
 
 
-def random_order(n: int, seed: int = 0, pixels: int = 784) -> torch.Tensor:
-    """A random deletion order per image, ``[n, pixels]``: the reference curve."""
+def random_order(
+    n: int, seed: int = 0, pixels: int = 784, within: torch.Tensor | None = None
+) -> torch.Tensor:
+    """A random deletion order per image, ``[n, pixels]``: the reference curve.
+
+    With ``within``, its pixels come first (in random order), as in :func:`deletion_order`.
+    """
     generator = torch.Generator().manual_seed(seed)
-    return torch.stack([torch.randperm(pixels, generator=generator) for _ in range(n)])
+    order = torch.stack([torch.randperm(pixels, generator=generator) for _ in range(n)])
+    return _inside_first(order, within)
 
 
 @torch.no_grad()
@@ -58,20 +82,27 @@ def deletion_curve(
     target: torch.Tensor,
     order: torch.Tensor,
     fractions: Sequence[float] = FRACTIONS,
+    within: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Probability of ``target`` after deleting each fraction of pixels: ``[B, fractions]``.
 
     ``order`` ``[B, 784]`` ranks each image's pixels (see :func:`deletion_order`);
-    deleted pixels are set to the background value, 0.
+    deleted pixels are set to the background value, 0. A fraction counts all 784 pixels,
+    or, with ``within`` (the mask the order was made with), only the pixels it holds: 0.5
+    then deletes the top half of the garment.
     """
     x = as_inputs(images).reshape(len(order), -1)
     target = torch.as_tensor(target).reshape(-1, 1)
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(x.shape[1]).expand_as(order))
+    if within is None:
+        pool = torch.full((len(order), 1), x.shape[1])
+    else:
+        pool = torch.as_tensor(within).reshape(len(order), -1).bool().sum(1, keepdim=True)
     curve = []
     for fraction in fractions:
         if not 0 <= fraction <= 1:
             raise ConfigError(f"fractions: {fraction} is not between 0 and 1")
-        k = round(fraction * x.shape[1])
+        k = torch.round(fraction * pool)
         deleted = torch.where(rank < k, BASELINE, x).reshape(-1, 1, 28, 28)
         curve.append(model(deleted).softmax(1).gather(1, target).squeeze(1))
     return torch.stack(curve, dim=1)
@@ -89,15 +120,21 @@ def deletion_areas(
     maps: Mapping[str, torch.Tensor],
     seed: int = 0,
     fractions: Sequence[float] = FRACTIONS,
+    within: torch.Tensor | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Deletion curves ``[B, fractions]`` and their areas ``[B]`` for each map and random.
 
     ``maps`` holds ``[B, 28, 28]`` per method (see :func:`~fmnist_edu.interpret.methods.
     attribute_all`). Returns ``(curves, areas)``, keyed by method and :data:`RANDOM`.
+    With ``within`` (e.g. ``images > 0``), every order, the random one too, deletes only
+    among its pixels, and the fractions count them alone: the control for background
+    pixels, which are 0 already, so that deleting them changes nothing.
     """
-    orders = {m: deletion_order(v, seed) for m, v in maps.items()}
-    orders[RANDOM] = random_order(len(images), seed)
-    curves = {m: deletion_curve(model, images, target, o, fractions) for m, o in orders.items()}
+    orders = {m: deletion_order(v, seed, within) for m, v in maps.items()}
+    orders[RANDOM] = random_order(len(images), seed, within=within)
+    curves = {
+        m: deletion_curve(model, images, target, o, fractions, within) for m, o in orders.items()
+    }
     return curves, {m: curve_area(c, fractions) for m, c in curves.items()}
 
 

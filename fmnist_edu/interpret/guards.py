@@ -5,9 +5,15 @@
 - DeepLift and Guided Backpropagation replace the backward pass of each ``nn.ReLU``
   module, so they need one module per activation: a reused module makes Captum raise,
   and a functional ``F.relu`` is silently treated as an ordinary function.
+- DeepLift's rules also read the modules in the order they run: max-pooling before a ReLU
+  computes the same function as after it, but not the same attributions
+  (:func:`pool_before_relu` builds that twin, to show it).
 """
 
 from __future__ import annotations
+
+import copy
+from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
@@ -80,3 +86,24 @@ def check_relu_modules(model: nn.Module, inputs: torch.Tensor) -> None:
             "nn.ReLU modules; DeepLift and Guided Backprop would treat them as ordinary "
             "functions and give wrong attributions: use one nn.ReLU module per activation"
         )
+
+
+def pool_before_relu(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every ReLU -> max-pool pair of an ``nn.Sequential`` swapped.
+
+    Max-pooling commutes with the monotone ReLU, so the copy computes exactly the same
+    function, but DeepLift's rules, applied module by module in their stored order, give
+    it other attributions: the sums of Captum's DeepLift maps of such a network no longer
+    add up to the change of the logit. The book's CNN stores conv -> ReLU -> pool; this
+    twin (conv -> pool -> ReLU) shows why that matters. ``model`` is left unchanged.
+    """
+    twin = copy.deepcopy(model)
+    for module in twin.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        items = list(module._modules.items())
+        for i in range(len(items) - 1):
+            if isinstance(items[i][1], nn.ReLU) and isinstance(items[i + 1][1], nn.MaxPool2d):
+                items[i], items[i + 1] = items[i + 1], items[i]
+        module._modules = OrderedDict(items)
+    return twin.eval() if not model.training else twin

@@ -130,13 +130,28 @@ def get_method(name: str) -> Method:
 
 
 def last_conv(model: nn.Module) -> nn.Conv2d:
-    """The model's last ``nn.Conv2d`` (Grad-CAM's layer); ``ConfigError`` when it has none."""
+    """The model's last ``nn.Conv2d``; ``ConfigError`` when it has none."""
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     if not convs:
         raise ConfigError(
             f"Grad-CAM needs a convolution layer, and this {type(model).__name__} has none"
         )
     return convs[-1]
+
+
+def gradcam_layer(model: nn.Module) -> nn.Module:
+    """The layer Grad-CAM reads: the rectified feature maps of the last convolution.
+
+    Selvaraju et al. weight the last convolutional layer's feature maps after its ReLU
+    (the maps a VGG passes on to pooling). So this is the ``nn.ReLU`` module that directly
+    follows :func:`last_conv` (``features.relu2`` in the book's CNN), or the convolution
+    itself when no ReLU module follows it.
+    """
+    conv = last_conv(model)
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    index = next(i for i, m in enumerate(leaves) if m is conv)
+    after = leaves[index + 1] if index + 1 < len(leaves) else None
+    return after if isinstance(after, nn.ReLU) else conv
 
 
 def as_inputs(images: torch.Tensor) -> torch.Tensor:
@@ -172,9 +187,9 @@ def _targets(model: nn.Module, inputs: torch.Tensor, target: Any) -> torch.Tenso
 
 
 def _grad_cam(model, inputs, target, relu_attributions, interpolate_mode, **options):
-    cam = LayerGradCam(model, last_conv(model)).attribute(
+    cam = LayerGradCam(model, gradcam_layer(model)).attribute(
         inputs, target=target, relu_attributions=relu_attributions, **options
-    )  # [B, 1, h, w], the last convolution's resolution
+    )  # [B, 1, h, w], the resolution of the last convolution's output
     return LayerAttribution.interpolate(cam, inputs.shape[-2:], interpolate_mode)
 
 
@@ -280,9 +295,9 @@ def completeness_gap(
 
 
 def gradcam_side(model: nn.Module) -> int:
-    """The side of the feature maps Grad-CAM works on (the last convolution's output)."""
+    """The side of the feature maps Grad-CAM works on (:func:`gradcam_layer`'s output)."""
     sides: list[int] = []
-    hook = last_conv(model).register_forward_hook(lambda m, i, out: sides.append(out.shape[-1]))
+    hook = gradcam_layer(model).register_forward_hook(lambda m, i, out: sides.append(out.shape[-1]))
     try:
         with torch.no_grad():
             model(torch.zeros(1, 1, IMAGE_SIDE, IMAGE_SIDE))

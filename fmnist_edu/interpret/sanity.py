@@ -153,15 +153,17 @@ class Verdict:
 
     Attributes:
         mean: mean rank correlation with the original maps, over seeds and images.
-        low, high: its 95 % bootstrap interval over seeds and images.
+        low, high: its bootstrap interval over seeds and images.
         outcome: ``"pass"`` (the whole interval below :data:`PASS_BELOW`), ``"fail"`` (the
             whole interval above it) or ``"unclear"``.
+        confidence: the interval's coverage (0.95: a 95 % interval).
     """
 
     mean: float
     low: float
     high: float
     outcome: str
+    confidence: float = 0.95
 
 
 def verdict(correlations: torch.Tensor, threshold: float = PASS_BELOW) -> Verdict:
@@ -173,4 +175,37 @@ def verdict(correlations: torch.Tensor, threshold: float = PASS_BELOW) -> Verdic
     values = torch.as_tensor(correlations, dtype=torch.float64)
     c = comparison.compare(values, torch.zeros_like(values))
     outcome = "pass" if c.high < threshold else "fail" if c.low > threshold else "unclear"
-    return Verdict(c.difference, c.low, c.high, outcome)
+    return Verdict(c.difference, c.low, c.high, outcome, c.confidence)
+
+
+def step_verdicts(
+    correlations: torch.Tensor, steps: Sequence[str], threshold: float = PASS_BELOW
+) -> dict[str, Verdict]:
+    """Judge a method layer by layer: one :func:`verdict` after each step of the cascade.
+
+    ``correlations`` is ``[seeds, steps, images]`` (each seed's
+    :attr:`CascadeResult.correlation`, stacked), ``steps`` names the steps, the
+    original model first; the original is not judged (it matches itself). A method can
+    pass after the last step and still ignore the top layers, which is what Adebayo et
+    al. found for Guided Backprop: only the verdicts along the way show it.
+    """
+    values = torch.as_tensor(correlations)
+    if values.ndim != 3 or values.shape[1] != len(steps):
+        raise ConfigError(
+            f"correlations: expected [seeds, {len(steps)} steps, images], got {tuple(values.shape)}"
+        )
+    return {step: verdict(values[:, k], threshold) for k, step in enumerate(steps) if k > 0}
+
+
+def first_pass(verdicts: Mapping[str, Verdict]) -> str | None:
+    """The step from which a method passes at every later step too; ``None`` if none does.
+
+    ``verdicts`` are :func:`step_verdicts`, from the top layer down. The first step means
+    the maps change as soon as the top layer is random; a later one, that they ignore
+    every layer above it.
+    """
+    names = list(verdicts)
+    for k, name in enumerate(names):
+        if all(verdicts[later].outcome == "pass" for later in names[k:]):
+            return name
+    return None
