@@ -47,7 +47,7 @@ def test_a_copy_in_the_bank_trains_as_it_would_alone(wine):
 def test_every_family_gets_the_same_number_of_configurations():
     families = [tuning.configurations(f) for f in tuning.GRIDS]
     assert [len(c) for c in families] == [tuning.CONFIGS] * len(tuning.GRIDS)
-    assert tuning.configurations("networks")[0] == {"lr": 3e-3, "steps": 30}
+    assert tuning.configurations("networks")[0] == {"lr": 1e-2, "steps": 20}
 
 
 def test_the_best_inner_score_is_chosen_and_the_first_on_a_tie():

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed
 from scipy import stats
 
 from fmnist_edu.beyond import tuning
@@ -55,16 +56,28 @@ class OrderStudy:
 
 
 def order_study(
-    table: Table, repeats: tuple[int, ...], shuffles: int = 2, models: tuple[str, ...] = MODELS
+    table: Table,
+    repeats: tuple[int, ...],
+    shuffles: int = 2,
+    models: tuple[str, ...] = MODELS,
+    jobs: int = 1,
 ) -> OrderStudy:
     """Score each model by nested cross-validation on the table's own column order and on
     ``shuffles`` shuffled orders (:func:`fmnist_edu.beyond.tabular.column_orders`), once
-    per repeat."""
+    per repeat.
+
+    ``jobs`` processes share the (model, order) runs; each run seeds itself, so the
+    result does not depend on ``jobs``.
+    """
     study = OrderStudy(table, column_orders(table.x.shape[1], shuffles), tuple(repeats))
-    for name in models:
-        runs = [tuning.nested(name, table.x[:, o], table.y, study.repeats) for o in study.orders]
-        study.correct[name] = torch.as_tensor(np.stack([r.correct for r in runs]))
-        study.chosen[name] = [r.chosen for r in runs]
+    tasks = [(name, o) for name in models for o in study.orders]
+    runs = Parallel(n_jobs=jobs)(
+        delayed(tuning.nested)(name, table.x[:, o], table.y, study.repeats) for name, o in tasks
+    )
+    for i, name in enumerate(models):
+        mine = runs[i * len(study.orders) : (i + 1) * len(study.orders)]
+        study.correct[name] = torch.as_tensor(np.stack([r.correct for r in mine]))
+        study.chosen[name] = [r.chosen for r in mine]
     return study
 
 

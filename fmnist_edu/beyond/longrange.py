@@ -17,10 +17,11 @@ mark on its own says nothing about the label; only the pair does.
   same total both above and below. So at least one of the four combinations is always
   wrong, and the accuracy is at most :data:`ADDITIVE_CEILING` (75 %). Trained with
   cross-entropy it does worse still: each mark alone is independent of the label, so the
-  sum with the lowest cross-entropy does not depend on the marks at all (a constant, the
-  training set's share of each class), and the network predicts one class for every
-  image (:func:`majority_share` measures it). This
-  is the textbook failure of a linear logistic model on the exclusive-or.
+  sum with the lowest cross-entropy gives every image about the same probability of
+  "same" (the share of "same" among the training images; the marks move it only by
+  sampling noise), and the network may answer the more frequent training class for every
+  image (:func:`majority_share` measures it). This is the classic failure of a linear
+  logistic model on the exclusive-or.
 - ``head="dense"``: the same convolutions, then a dense layer over every position, which
   sees the whole image and can combine the two corners.
 

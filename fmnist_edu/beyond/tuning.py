@@ -37,8 +37,8 @@ FOLDS, INNER_FOLDS = 5, 3
 CNN_CHANNELS = 4
 #: Each family's configurations: every combination of its two settings (2 x 2 = 4 each).
 GRIDS: dict[str, dict[str, tuple]] = {
-    "networks": {"lr": (3e-3, 3e-2), "steps": (30, 100)},  # Adam, full-batch steps
-    "trees": {"max_depth": (2, None), "rounds": (30, 100)},  # None: as deep as 31 leaves allow
+    "networks": {"lr": (1e-2, 3e-2), "steps": (20, 50)},  # Adam, full-batch steps
+    "trees": {"max_depth": (2, None), "rounds": (25, 75)},  # None: as deep as 31 leaves allow
 }
 CONFIGS = 4
 TREE_LR = 0.1  # the trees' learning rate (scikit-learn's default)
