@@ -82,3 +82,13 @@ def test_the_verdict_says_its_interval_is_over_repeats_and_rows_not_seeds():
     assert "seed" not in text
     tie = co.verdict(compare(a, a.clone()), "MLP", "trees")
     assert "within noise" in tie and "-0.0" not in tie
+
+
+def test_the_chapter_writes_p_values_only_through_p_text():
+    import re
+    from pathlib import Path
+
+    chapter = (Path(__file__).resolve().parent.parent / "book" / "when_not_cnn.md").read_text()
+    assert "p_text(" in chapter
+    typed = re.findall(r"p_value:\.|\bp = \{|\"p [=<] |\*p\* =|\b_p\(", chapter)
+    assert not typed, typed

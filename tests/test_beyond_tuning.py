@@ -72,3 +72,9 @@ def test_nested_cross_validation_predicts_every_row_once_per_repeat(wine, name):
     assert (again.correct[0] == result.correct[1]).all()  # repeatable
     with pytest.raises(ConfigError, match="choose one of"):
         tuning.nested("SVM", wine.x, wine.y, repeats=(0,))
+
+
+def test_configurations_are_described_in_words():
+    assert tuning.describe({"lr": 0.01, "steps": 50}) == "learning rate 0.01, 50 steps"
+    assert tuning.describe({"max_depth": None, "rounds": 75}) == "depth unlimited, 75 rounds"
+    assert tuning.describe({"max_depth": 2, "rounds": 25}) == "depth 2, 25 rounds"

@@ -57,6 +57,18 @@ def configurations(family: str) -> list[dict]:
     return [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
 
 
+def describe(config: dict) -> str:
+    """A configuration in words: ``"learning rate 0.01, 50 steps"`` or ``"depth 2, 25
+    rounds"`` (``"depth unlimited"`` for no depth limit)."""
+    words = {
+        "lr": lambda v: f"learning rate {v:g}",
+        "steps": lambda v: f"{v} steps",
+        "max_depth": lambda v: f"depth {'unlimited' if v is None else v}",
+        "rounds": lambda v: f"{v} rounds",
+    }
+    return ", ".join(words[key](value) for key, value in config.items())
+
+
 @dataclass(frozen=True)
 class Nested:
     """Nested cross-validation of one model on one column order.
