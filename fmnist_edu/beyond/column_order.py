@@ -28,12 +28,14 @@ ALPHA = 0.05
 
 def p_text(p: float | None) -> str:
     """A p-value as the chapter writes it: ``"p = 0.003"``, ``"p < 0.001"``, or, without a
-    test (``None``), ``"no test"``."""
+    test (``None``), ``"no test"``. The spaces are non-breaking, so a narrow table column
+    never splits ``p`` from its value."""
     if p is None:
         return "no test"
     if not 0 <= p <= 1:
         raise ValueError(f"p={p}: a p-value lies in [0, 1]")
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    return text.replace(" ", "\u00a0")
 
 
 @dataclass
