@@ -1,8 +1,8 @@
 """The figures of the chapter "When not to use CNNs", in the book's one style.
 
-See :mod:`fmnist_edu.plots` for the style (column width, 10 pt text, SVG charts, PNG
-images, legends above the axes); the permuted images reuse :func:`fmnist_edu.plots.image_row`
-and the seed scores :func:`fmnist_edu.plots.seed_scores`.
+See :mod:`fmnist_edu.plots` for the style (column width, text readable on a phone, SVG
+charts, PNG images, legends above the axes); the permuted images reuse
+:func:`fmnist_edu.plots.image_row` and the seed scores :func:`fmnist_edu.plots.seed_scores`.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ MARK_PAIRS_HEIGHT = 2.2
 def order_scores(per_run: Mapping[str, np.ndarray]) -> BookFigure:
     """Cross-validated accuracy of each model for each column order (SVG).
 
-    ``per_run[name]`` is ``[orders, seeds]`` (accuracies in [0, 1]); order 0 is the
-    table's own. Each order is a dot at its mean over seeds, with a line from its worst to
-    its best seed; the table's own order is black, the shuffled orders grey.
+    ``per_run[name]`` is ``[orders, repeats]`` (accuracies in [0, 1]); order 0 is the
+    table's own. Each order is a dot at its mean over repeats, with a line from its worst to
+    its best repeat; the table's own order is black, the shuffled orders grey.
     """
     fig = _figure(3.2)
     ax = fig.subplots()

@@ -163,6 +163,35 @@ def test_a_narrow_fully_convolutional_network_adds_one_term_per_mark():
     assert not torch.allclose(g[0] - g[1], g[2] - g[3], atol=1e-4)
 
 
+def test_majority_share_spots_a_network_that_answers_one_class():
+    split = longrange.make_pairs(50, seed=0)
+    constant = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 2))
+    with torch.no_grad():
+        constant[1].weight.zero_()
+        constant[1].bias.copy_(torch.tensor([0.0, 1.0]))
+    assert longrange.majority_share(constant, split) == (1, 1.0)
+    with torch.no_grad():  # class 1 when the pixel at (4, 4) is inked: it depends on the marks
+        constant[1].weight[1, 4 * 28 + 4] = 1.0
+        constant[1].bias.copy_(torch.tensor([0.0, -0.5]))
+    assert 0.5 <= longrange.majority_share(constant, split)[1] < 1.0
+
+
+def test_the_best_sum_of_one_mark_votes_is_a_constant():
+    """Why the fully convolutional network answers one class: a logistic model that adds
+    one term per mark (one-hot shapes) learns to give every image about the same
+    probability, the training share of "same": one mark alone says nothing."""
+    g = torch.Generator().manual_seed(1)
+    shapes = torch.randint(0, 2, (2000, 2), generator=g)  # as make_pairs draws them
+    labels = (shapes[:, 0] == shapes[:, 1]).long()
+    one_hot = torch.cat([torch.nn.functional.one_hot(shapes[:, k], 2) for k in (0, 1)], 1)
+    additive = torch.nn.Linear(4, 2)
+    fit.fit(additive, one_hot.float(), labels, epochs=40, lr=1e-2)
+    p_same = fit.logits(additive, one_hot.float()).softmax(1)[:, 1]
+    share = labels.float().mean()
+    assert float((p_same - share).abs().max()) < 0.05  # the marks barely move it
+    assert float((fit.predict(additive, one_hot.float()) == labels).float().mean()) < 0.6
+
+
 def test_long_range_models_train_with_the_books_loop():
     split = longrange.make_pairs(128, seed=0)
     a = longrange.train_model("MLP", split, seed=1)

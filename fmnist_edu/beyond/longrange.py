@@ -15,7 +15,13 @@ mark on its own says nothing about the label; only the pair does.
   "different": if it scored plus/plus and cross/cross above a threshold and plus/cross and
   cross/plus below it, adding the first two inequalities and the last two would give the
   same total both above and below. So at least one of the four combinations is always
-  wrong, and the accuracy is at most :data:`ADDITIVE_CEILING` (75 %).
+  wrong, and the accuracy is at most :data:`ADDITIVE_CEILING` (75 %). Trained with
+  cross-entropy it does worse still: each mark alone is independent of the label, so the
+  sum with the lowest cross-entropy gives every image about the same probability of
+  "same" (the share of "same" among the training images; the marks move it only by
+  sampling noise), and the network may answer the more frequent training class for every
+  image (:func:`majority_share` measures it). This is the classic failure of a linear
+  logistic model on the exclusive-or.
 - ``head="dense"``: the same convolutions, then a dense layer over every position, which
   sees the whole image and can combine the two corners.
 
@@ -209,3 +215,11 @@ def train_model(name: str, train_split: Split, seed: int) -> nn.Module:
             model, train_split, None, EPOCHS, batch_size=64, lr=3e-3, seed=seed, progress=False
         )
     return model
+
+
+def majority_share(model: nn.Module, split: Split) -> tuple[int, float]:
+    """The class ``model`` predicts most often on ``split`` and the share of images it
+    predicts it for (1.0: the model answers the same class for every image)."""
+    predicted = training.predict(model, split).cpu()
+    counts = torch.bincount(predicted, minlength=2)
+    return int(counts.argmax()), float(counts.max()) / len(predicted)

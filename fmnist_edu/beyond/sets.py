@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from fmnist_edu.beyond import fit as fitting
+from fmnist_edu.beyond.conv1d import conv_block
 from fmnist_edu.errors import ConfigError
 
 SIZE = 8
@@ -143,15 +144,7 @@ class SetCNN(nn.Module):
         classes: int = 2,
     ) -> None:
         super().__init__()
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ConfigError(f"kernel_size={kernel_size}: must be odd ('same' padding)")
-        pad = kernel_size // 2
-        self.features = nn.Sequential(
-            nn.Conv1d(symbols, width, kernel_size, padding=pad),
-            nn.ReLU(),
-            nn.Conv1d(width, width, kernel_size, padding=pad),
-            nn.ReLU(),
-        )
+        self.features = conv_block(symbols, width, kernel_size)  # [B, symbols, n] -> [B, width, n]
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(width * size, classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
