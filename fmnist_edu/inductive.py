@@ -11,7 +11,8 @@ A convolution is a dense layer with two assumptions imposed on its weights
 This module makes each step computable: :func:`dense_from_kernel` writes a kernel out as
 the weights of the equivalent dense layer, :class:`LocallyConnected2d` is locality without
 sharing, and :func:`layer_parameters` counts the three layers' parameters. The last part
-chooses the training-set sizes and epochs of the sample-efficiency study.
+chooses the training-set sizes and epochs of the sample-efficiency study, counts their
+gradient steps, and reports comparisons as one short table (:func:`comparison_table`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fmnist_edu.comparison import Comparison
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.experiments import Experiment
 
@@ -186,3 +188,86 @@ def sample_efficiency_experiments(
         Experiment(model=model, limit=s, epochs=scaled_epochs(epochs, available, s)) for s in chosen
     ]
     return runs + [Experiment(model=model, epochs=epochs)]
+
+
+def gradient_steps(size: int, epochs: int, batch_size: int) -> int:
+    """Gradient steps of a run on ``size`` images: ``ceil(size / batch_size) * epochs``.
+
+    :func:`fmnist_edu.training.train` cuts each epoch into batches of ``batch_size`` and
+    a smaller last one, so a run on few images takes more steps than its share of the
+    images seen: 100 images in batches of 128 make one step of 100 per epoch.
+    """
+    if min(size, epochs, batch_size) < 1:
+        raise ConfigError(f"size={size}, epochs={epochs}, batch_size={batch_size}: all >= 1")
+    return -(-size // batch_size) * epochs
+
+
+@dataclasses.dataclass(frozen=True)
+class LargestLead:
+    """Where a difference (e.g. the CNN's lead) is largest, and whether that stands out.
+
+    ``separated`` is True only when the largest difference's interval lies wholly above
+    every other one's: then the run pins down where the difference peaks. Otherwise the
+    intervals overlap, and the largest point estimate may be luck.
+    """
+
+    index: int  # of the largest difference
+    runner_up: int  # of the next largest
+    separated: bool
+
+
+def largest_lead(comparisons: Sequence[Comparison]) -> LargestLead:
+    """Find the comparison with the largest difference, and test whether it stands out."""
+    if len(comparisons) < 2:
+        raise ConfigError(f"largest_lead needs at least 2 comparisons; got {len(comparisons)}")
+    order = sorted(range(len(comparisons)), key=lambda k: comparisons[k].difference, reverse=True)
+    best = comparisons[order[0]]
+    others = max(c.high for k, c in enumerate(comparisons) if k != order[0])
+    return LargestLead(order[0], order[1], best.low > others)
+
+
+# --- reporting comparisons -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Contrast:
+    """One row of :func:`comparison_table`: ``name_a`` minus ``name_b``, with a label."""
+
+    label: str  # what is compared, e.g. "centred: CNN − MLP"
+    comparison: Comparison
+    name_a: str  # who is ahead when the interval lies above zero
+    name_b: str
+    ahead: str = "ahead"  # the verdict's verb, e.g. "loses more" for a loss
+
+
+def _points(share: float) -> str:
+    return f"{round(100 * share, 1) + 0.0:+.1f}".replace("-", "−")
+
+
+def verdict_word(contrast: Contrast) -> str:
+    """``"<a> ahead"``, ``"<b> ahead"`` or ``"within noise"`` (the interval contains zero)."""
+    c = contrast.comparison
+    if c.within_noise:
+        return "within noise"
+    return f"{contrast.name_a if c.a_better else contrast.name_b} {contrast.ahead}"
+
+
+def comparison_table(contrasts: Sequence[Contrast], first_header: str = "comparison") -> str:
+    """Comparisons as one short Markdown table, narrow enough for a phone.
+
+    Columns: the label, the difference ``a - b`` in percentage points, its bootstrap
+    interval (the header states the confidence, e.g. "95% interval") and the verdict
+    (:func:`verdict_word`). All rows must share one confidence.
+    """
+    if not contrasts:
+        raise ConfigError("comparison_table needs at least one comparison")
+    levels = {c.comparison.confidence for c in contrasts}
+    if len(levels) > 1:
+        raise ConfigError(f"comparison_table: the rows mix confidences {sorted(levels)}")
+    rows = [
+        f"| {c.label} | {_points(c.comparison.difference)} | {_points(c.comparison.low)} to "
+        f"{_points(c.comparison.high)} | {verdict_word(c)} |"
+        for c in contrasts
+    ]
+    header = f"| {first_header} | points | {levels.pop():.0%} interval | verdict |"
+    return "\n".join([header, "|---|---:|---:|---|", *rows])

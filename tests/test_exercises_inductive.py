@@ -62,7 +62,7 @@ def test_exercise_6_what_the_dense_head_reads_changes_under_a_one_pixel_move(sub
     torch.manual_seed(0)
     cnn = models.CNN()
     image = subset.test.images[:1]
-    before = features.capture(cnn, image, ["features.relu2"])["features.relu2"]
-    after = features.capture(cnn, transforms.shift(image, 0, 1), ["features.relu2"])
-    changed = (after["features.relu2"] != before).float().mean()
+    before = features.capture(cnn, image, ["features.pool2"])["features.pool2"]
+    after = features.capture(cnn, transforms.shift(image, 0, 1), ["features.pool2"])
+    changed = (after["features.pool2"] != before).float().mean()
     assert before.shape == (1, 64, 7, 7) and 0 < float(changed) <= 1

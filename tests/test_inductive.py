@@ -8,10 +8,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from fmnist_edu import equivariance as eq
-from fmnist_edu import features, inductive, models
+from fmnist_edu import features, inductive, models, training
+from fmnist_edu.comparison import Comparison
 from fmnist_edu.data import Split
 from fmnist_edu.errors import ConfigError
-from fmnist_edu.experiments import Experiment
+from fmnist_edu.experiments import Experiment, summarize_seeds
 from fmnist_edu.training import predict, to_inputs
 from fmnist_edu.transforms import shift
 
@@ -98,6 +99,60 @@ def test_sample_efficiency_experiments_end_with_the_plain_run():
     assert runs[0].epochs == 45 and all(r.model == "cnn" for r in runs)
 
 
+def test_gradient_steps_count_the_training_loops_batches():
+    # Counted on the loop itself: an augmentation that records each batch it is given.
+    split = Split(torch.zeros(130, 28, 28, dtype=torch.uint8), torch.arange(130) % 10)
+    batches: list[int] = []
+    training.train(models.MLP(), split, epochs=2, batch_size=64, progress=False,
+                   augment=lambda images, g: batches.append(len(images)) or images)  # fmt: skip
+    assert batches == [64, 64, 2] * 2
+    assert inductive.gradient_steps(130, 2, 64) == len(batches) == 6
+    # The chapter's protocol: 100 images make 98 steps, the full 3,252 only 78 (25 % fewer).
+    assert inductive.gradient_steps(100, inductive.scaled_epochs(3, 3252, 100), 128) == 98
+    assert inductive.gradient_steps(3252, 3, 128) == 78
+    with pytest.raises(ConfigError):
+        inductive.gradient_steps(0, 3, 128)
+
+
+def _comparison(difference: float, low: float, high: float, confidence: float = 0.95):
+    seeds = summarize_seeds([0.8, 0.8])
+    return Comparison(seeds, seeds, difference, low, high, 1770, 0.01, confidence)
+
+
+def test_largest_lead_is_separated_only_when_its_interval_clears_all_others():
+    overlapping = [_comparison(0.032, 0.015, 0.05), _comparison(0.018, 0.0, 0.036),
+                   _comparison(0.021, 0.004, 0.038)]  # fmt: skip
+    lead = inductive.largest_lead(overlapping)
+    assert (lead.index, lead.runner_up, lead.separated) == (0, 2, False)
+    clear = [_comparison(0.01, -0.005, 0.025), _comparison(0.08, 0.06, 0.1)]
+    assert inductive.largest_lead(clear) == inductive.LargestLead(1, 0, True)
+    with pytest.raises(ConfigError):
+        inductive.largest_lead(clear[:1])
+
+
+def test_comparison_table_gives_one_row_per_contrast_with_its_verdict():
+    rows = [
+        inductive.Contrast("centred", _comparison(0.012, -0.003, 0.026), "CNN", "MLP"),
+        inductive.Contrast("moved", _comparison(0.101, 0.08, 0.12), "CNN", "MLP"),
+        inductive.Contrast("loss", _comparison(-0.05, -0.07, -0.031), "MLP", "CNN", "loses more"),
+    ]
+    table = inductive.comparison_table(rows, first_header="images")
+    lines = table.splitlines()
+    assert lines[0] == "| images | points | 95% interval | verdict |"
+    assert lines[2] == "| centred | +1.2 | −0.3 to +2.6 | within noise |"
+    assert lines[3] == "| moved | +10.1 | +8.0 to +12.0 | CNN ahead |"
+    assert lines[4] == "| loss | −5.0 | −7.0 to −3.1 | CNN loses more |"
+    assert len(lines) == 2 + len(rows)
+    assert "90% interval" in inductive.comparison_table(
+        [inductive.Contrast("x", _comparison(0.0, -0.01, 0.01, 0.9), "a", "b")]
+    )
+    with pytest.raises(ConfigError, match="mix"):
+        inductive.comparison_table([rows[0], inductive.Contrast(
+            "x", _comparison(0.0, -0.01, 0.01, 0.9), "a", "b")])  # fmt: skip
+    with pytest.raises(ConfigError):
+        inductive.comparison_table([])
+
+
 # --- equivariance -------------------------------------------------------------------
 
 
@@ -174,9 +229,9 @@ def test_capture_returns_layer_outputs_and_leaves_the_model_as_it_was(subset):
     torch.manual_seed(0)
     cnn = models.CNN().train()
     images = subset.test.images[:5]
-    out = features.capture(cnn, images, ["features.conv1", "features.relu2"])
+    out = features.capture(cnn, images, ["features.conv1", "features.pool2"])
     assert out["features.conv1"].shape == (5, 32, 28, 28)
-    assert out["features.relu2"].shape == (5, 64, 7, 7)
+    assert out["features.pool2"].shape == (5, 64, 7, 7)
     assert cnn.training and not any(m._forward_hooks for m in cnn.modules())
     again = features.capture(cnn, to_inputs(images), ["features.conv1"])["features.conv1"]
     assert torch.allclose(again, out["features.conv1"])
