@@ -49,9 +49,10 @@ TINY = {"epochs": 2, "limit": 1200}
 
 
 @pytest.fixture(autouse=True)
-def _registered():
-    models.register("bn_cnn", tiny_bn_cnn, replace=True)
-    yield
+def _registered(monkeypatch):
+    """Each test starts from a registry holding only ``bn_cnn``; others never see it."""
+    monkeypatch.setattr(registry, "_BUILDERS", {})
+    models.register("bn_cnn", tiny_bn_cnn)
 
 
 def test_a_registered_model_trains_stores_and_loads(subset, store):
