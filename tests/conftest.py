@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import http.server
 import os
 import struct
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +88,32 @@ def write_csv_folder(folder: Path, n_train: int = 30, n_test: int = 10) -> Path:
         images, labels = synthetic(n, seed=n)
         (folder / data.CSV_FILES[split]).write_text(csv_text(images, labels))
     return folder
+
+
+@contextlib.contextmanager
+def serve_files(files: dict[str, bytes], prefix: str = "/") -> Iterator[tuple[str, list[str]]]:
+    """Serve ``files`` by name on 127.0.0.1; yield the folder's URL and the names asked for."""
+    requests: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            name = self.path.rsplit("/", 1)[-1]
+            requests.append(name)
+            if name not in files:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(files[name])))
+            self.end_headers()
+            self.wfile.write(files[name])
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}{prefix}", requests
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

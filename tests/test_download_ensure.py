@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
-from conftest import write_csv_folder, write_idx_folder
+from conftest import serve_files, write_csv_folder, write_idx_folder
 
 from fmnist_edu import data
 from fmnist_edu.download import MD5, ensure_release, md5_of
@@ -17,29 +15,8 @@ from fmnist_edu.errors import DownloadError
 @pytest.fixture
 def server(subset_dir: Path):
     """Serve the subset's four files on 127.0.0.1; yield the URL and the requested names."""
-    files = {name: (subset_dir / name).read_bytes() for name in MD5}
-    requests: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's naming)
-            name = self.path.rsplit("/", 1)[-1]
-            requests.append(name)
-            if name not in files:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(files[name])))
-            self.end_headers()
-            self.wfile.write(files[name])
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", requests
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_files({n: (subset_dir / n).read_bytes() for n in MD5}, "/") as served:
+        yield served
 
 
 @pytest.fixture

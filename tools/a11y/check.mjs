@@ -6,39 +6,18 @@
 // from disk. Then runs axe-core (pinned in package.json) on the page. Fails (exit 1) on any
 // serious or critical axe violation, or any request the page tried to make to the network;
 // moderate and minor findings are listed but do not fail.
-import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { resolve, join } from "node:path";
+import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, sitePages } from "./site.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
 const FAILING = new Set(["serious", "critical"]);
 const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
 
-const [site, ...wanted] = process.argv.slice(2);
-if (!site || !existsSync(join(site, "index.html"))) {
-  console.error("usage: node tools/a11y/check.mjs SITE [PAGE.html ...]  (SITE holds index.html)");
-  process.exit(2);
-}
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!existsSync(executablePath)) {
-  console.error(`no browser at ${executablePath}: apt-get install -y chromium, or set CHROMIUM`);
-  process.exit(2);
-}
-// Every page, less the redirects (Jupyter Book's index.html only forwards to the first page).
-const isRedirect = (name) => /http-equiv="refresh"/i.test(readFileSync(join(site, name), "utf8"));
-const pages = wanted.length
-  ? wanted
-  : readdirSync(site).filter((name) => name.endsWith(".html") && !isRedirect(name)).sort();
-
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const { site, pages } = sitePages("check.mjs");
+const browser = await launchChromium();
 let failures = 0;
 try {
   for (const [label, viewport] of Object.entries(VIEWPORTS)) {

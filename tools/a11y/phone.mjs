@@ -18,9 +18,9 @@
 // Prints the article column's width (plots.PHONE_COLUMN_PX assumes it) and one line per
 // finding, page by page; exit 1 on any finding, 2 on a usage error.
 import { createServer } from "node:http";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { extname, join, resolve, sep } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium, sitePages } from "./site.mjs";
 
 export const MIN_TEXT_PX = 9;
 export const VIEWPORT = { width: 390, height: 844 };
@@ -184,29 +184,11 @@ function inspect() {
 }
 
 async function main() {
-  const [site, ...wanted] = process.argv.slice(2);
-  if (!site || !existsSync(join(site, "index.html"))) {
-    console.error("usage: node tools/a11y/phone.mjs SITE [PAGE.html ...]  (SITE holds index.html)");
-    process.exit(2);
-  }
-  const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-  if (!existsSync(executablePath)) {
-    console.error(`no browser at ${executablePath}: apt-get install -y chromium, or set CHROMIUM`);
-    process.exit(2);
-  }
-  const isRedirect = (name) => /http-equiv="refresh"/i.test(readFileSync(join(site, name), "utf8"));
-  const pages = wanted.length
-    ? wanted
-    : readdirSync(site).filter((name) => name.endsWith(".html") && !isRedirect(name)).sort();
+  const { site, pages } = sitePages("phone.mjs");
 
   const server = await serve(site);
   const origin = `http://127.0.0.1:${server.address().port}`;
-  const browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  const browser = await launchChromium();
   let failures = 0;
   const columns = new Set();
   try {
