@@ -287,7 +287,7 @@ def serve(args: argparse.Namespace) -> None:
     try:
         from fmnist_edu.deploy import server
     except ImportError as exc:
-        raise FmnistEduError(f"serving needs {exc.name}: pip install -r requirements.txt") from None
+        raise optional.missing(exc, "fmnist-edu serve") from None
 
     def announce(line: str) -> None:
         print(f"{line} (Ctrl-C stops)", flush=True)

@@ -22,6 +22,7 @@ EXTRA_OF = {
     "sklearn": "beyond",
     "starlette": "serve",
     "uvicorn": "serve",
+    "httptools": "serve",
     "httpx": "serve",
     "onnx": "serve",
     "onnxscript": "serve",

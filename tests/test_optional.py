@@ -47,3 +47,17 @@ def test_the_cli_prints_one_line_for_a_missing_extra(monkeypatch, capsys, subset
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "fmnist-edu[grid]" in err and "Traceback" not in err
+
+
+def test_serve_without_its_extra_names_it(monkeypatch, capsys, tmp_path):
+    for name in [
+        m
+        for m in sys.modules
+        if m.startswith(("fmnist_edu.deploy.server", "fmnist_edu.deploy.connections"))
+    ]:
+        monkeypatch.delitem(sys.modules, name)  # imported afresh, without httptools
+    monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.httptools_impl", None)
+    monkeypatch.setitem(sys.modules, "httptools", None)
+    assert main(["serve", str(tmp_path / "model.tar.gz")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fmnist-edu[serve]" in err and "requirements" not in err
