@@ -156,18 +156,35 @@ class BookFigure(Figure):
             )
         return buffer.getvalue()
 
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, object]:
-        # Ahead of IPython's inline backend, whose PNG printer would drop the metadata.
-        bundle: dict[str, object] = {"image/png": self.render("png")}
-        if self.vector:
-            bundle["image/svg+xml"] = self.render("svg").decode()
-        return bundle
-
     def _repr_svg_(self) -> str | None:
         return self.render("svg").decode() if self.vector else None
 
     def _repr_png_(self) -> bytes:
         return self.render("png")
+
+
+def _show_in_ipython() -> None:
+    """Make IPython print a BookFigure with :meth:`BookFigure.render`, not its own printer.
+
+    The inline backend (``%matplotlib inline``) registers a PNG printer for every
+    ``Figure``, which wins over the figure's own ``_repr_*_`` methods and drops the note
+    of the smallest font that the phone check reads (``tools/a11y/phone.mjs``). A printer
+    registered for ``BookFigure`` is more specific, so it wins in turn, whenever the
+    backend is selected. A vector figure is shown as SVG only (no second, PNG copy).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # no IPython: nothing to register
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatters = shell.display_formatter.formatters
+    formatters["image/png"].for_type(BookFigure, lambda f: None if f.vector else f._repr_png_())
+    formatters["image/svg+xml"].for_type(BookFigure, BookFigure._repr_svg_)
+
+
+_show_in_ipython()
 
 
 def _figure(height: float, *, vector: bool = True) -> BookFigure:
