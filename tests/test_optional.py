@@ -50,12 +50,11 @@ def test_the_cli_prints_one_line_for_a_missing_extra(monkeypatch, capsys, subset
 
 
 def test_serve_without_its_extra_names_it(monkeypatch, capsys, tmp_path):
-    for name in [
-        m
-        for m in sys.modules
-        if m.startswith(("fmnist_edu.deploy.server", "fmnist_edu.deploy.connections"))
-    ]:
-        monkeypatch.delitem(sys.modules, name)  # imported afresh, without httptools
+    import fmnist_edu.deploy
+
+    for name in ("server", "connections"):  # imported afresh, without httptools
+        monkeypatch.delitem(sys.modules, f"fmnist_edu.deploy.{name}", raising=False)
+        monkeypatch.delattr(fmnist_edu.deploy, name, raising=False)
     monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.httptools_impl", None)
     monkeypatch.setitem(sys.modules, "httptools", None)
     assert main(["serve", str(tmp_path / "model.tar.gz")]) == 1
