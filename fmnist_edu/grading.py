@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from torch import nn
 from fmnist_edu import data as data_module
 from fmnist_edu import models, registry
 from fmnist_edu.errors import ConfigError, FmnistEduError
+from fmnist_edu.store import atomic_write
 from fmnist_edu.training import evaluate
 
 #: The version of the record's layout, stored with it.
@@ -56,14 +56,8 @@ class Grade:
         path = Path(path)
         if not path.parent.is_dir():
             raise FmnistEduError(f"{path}: the folder {path.parent} does not exist")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f, indent=2)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        text = json.dumps(self.to_dict(), indent=2).encode()
+        atomic_write(path, lambda f: f.write(text))
         return path
 
     @classmethod

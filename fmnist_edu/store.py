@@ -59,7 +59,9 @@ def code_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def _atomic_write(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Any) -> None:
+    """Write ``path`` through ``write(binary_file)`` into a temporary file, then rename it:
+    readers see the old file or the new one, never half of it; the umask is honoured."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -185,8 +187,8 @@ class ResultStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             weights_path = self.root / f"{key}.pt"
-            _atomic_write(weights_path, lambda f: torch.save(state, f))
+            atomic_write(weights_path, lambda f: torch.save(state, f))
             meta = {"weights_sha256": _sha256(weights_path), "metrics": metrics}
-            _atomic_write(self.root / f"{key}.json", lambda f: f.write(json.dumps(meta).encode()))
+            atomic_write(self.root / f"{key}.json", lambda f: f.write(json.dumps(meta).encode()))
         except OSError as exc:
             raise self._unusable(f"cannot store entry {key} ({exc.strerror or exc})") from None
