@@ -13,9 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from fmnist_edu import models
-from fmnist_edu.comparison import Comparison
 from fmnist_edu.data import CLASS_NAMES, Split
-from fmnist_edu.design import signed
 from fmnist_edu.experiments import MAX_WIDTH
 from fmnist_edu.training import Evaluation, History
 
@@ -148,29 +146,3 @@ def curve_end(histories: Sequence[History], column: str) -> CurveEnd:
     if values.ndim != 2 or values.shape[1] < 2:
         raise ValueError(f"curve_end needs at least two epochs of {column!r}")
     return CurveEnd(float(values[:, -1].mean()), float((values[:, -1] - values[:, -2]).mean()))
-
-
-def _winner(c: Comparison, a: str, b: str) -> str:
-    return f"{a} better" if c.a_better else f"{b} better" if c.b_better else "within noise"
-
-
-def comparison_table(
-    rows: Sequence[tuple[str, Comparison]], a: str, b: str, label: str = ""
-) -> str:
-    """A compact Markdown table of comparisons ``a`` minus ``b``, one row per ``(name, c)``.
-
-    Columns: the row's name (headed ``label``), the difference of mean accuracies and its
-    bootstrap interval (percentage points), and the verdict: ``"<a> better"`` or
-    ``"<b> better"`` when the interval excludes zero, else ``"within noise"``.
-    """
-    if not rows:
-        raise ValueError("comparison_table needs at least one comparison")
-    confidence = f"{rows[0][1].confidence:.0%}"
-    lines = [
-        f"| {label} | {a} − {b}, points | {confidence} interval | verdict |",
-        "|---|---:|---:|---|",
-    ]
-    for name, c in rows:
-        interval = f"{signed(100 * c.low)} to {signed(100 * c.high)}"
-        lines.append(f"| {name} | {signed(100 * c.difference)} | {interval} | {_winner(c, a, b)} |")
-    return "\n".join(lines)

@@ -168,6 +168,53 @@ def verdict(c: Comparison, name_a: str, name_b: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Contrast:
+    """One row of :func:`table`: ``name_a`` minus ``name_b``, with a label."""
+
+    label: str  # what is compared, e.g. "centred" or a class name
+    comparison: Comparison
+    name_a: str  # who is ahead when the interval lies above zero
+    name_b: str
+    ahead: str = "ahead"  # the verdict's verb, e.g. "better" or "loses more" for a loss
+
+
+def verdict_word(contrast: Contrast) -> str:
+    """``"<a> ahead"``, ``"<b> ahead"`` or ``"within noise"`` (the interval contains zero)."""
+    c = contrast.comparison
+    if c.within_noise:
+        return "within noise"
+    return f"{contrast.name_a if c.a_better else contrast.name_b} {contrast.ahead}"
+
+
+def table(
+    contrasts: Sequence[Contrast], first_header: str = "comparison", points_header: str = "points"
+) -> str:
+    """Comparisons as one short Markdown table, narrow enough for a phone.
+
+    Columns: the label, the difference ``a - b`` in percentage points (headed
+    ``points_header``), its bootstrap interval (the header states the confidence, e.g.
+    "95% interval") and the verdict (:func:`verdict_word`). Negative numbers carry a true
+    minus sign. All rows must share one confidence.
+    """
+    if not contrasts:
+        raise ConfigError("a comparison table needs at least one comparison")
+    levels = {c.comparison.confidence for c in contrasts}
+    if len(levels) > 1:
+        raise ConfigError(f"a comparison table's rows mix confidences {sorted(levels)}")
+
+    def points(share: float) -> str:
+        return _points(share).replace("-", "\u2212")
+
+    rows = [
+        f"| {c.label} | {points(c.comparison.difference)} | {points(c.comparison.low)} to "
+        f"{points(c.comparison.high)} | {verdict_word(c)} |"
+        for c in contrasts
+    ]
+    header = f"| {first_header} | {points_header} | {levels.pop():.0%} interval | verdict |"
+    return "\n".join([header, "|---|---:|---:|---|", *rows])
+
+
 def per_class(
     correct_a: torch.Tensor, correct_b: torch.Tensor, labels: torch.Tensor, **options: object
 ) -> list[Comparison]:

@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from fmnist_edu import comparison, experiments, models, summary
+from fmnist_edu.comparison import signed
 from fmnist_edu.data import FashionMNIST
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.experiments import Experiment, Result, SeedSummary
@@ -260,12 +261,6 @@ COLUMNS = ("design", "accuracy %", "minus reference", "verdict", "parameters",
 """The table's columns, the accuracy and the verdict first: they stay in view on a phone
 (the costs scroll in from the right); short cells (MACs in millions) keep every column in
 view on a desktop. The interval's confidence is the comparison's."""
-
-
-def signed(points: float) -> str:
-    """``points`` with its sign and one decimal; a value that rounds to zero reads ``+0.0``."""
-    text = f"{points:+.1f}"
-    return "+0.0" if text == "-0.0" else text
 
 
 def cells(row: Row) -> list[str]:

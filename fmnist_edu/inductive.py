@@ -12,7 +12,7 @@ This module makes each step computable: :func:`dense_from_kernel` writes a kerne
 the weights of the equivalent dense layer, :class:`LocallyConnected2d` is locality without
 sharing, and :func:`layer_parameters` counts the three layers' parameters. The last part
 chooses the training-set sizes and epochs of the sample-efficiency study, counts their
-gradient steps, and reports comparisons as one short table (:func:`comparison_table`).
+gradient steps (comparisons are reported with :func:`fmnist_edu.comparison.table`).
 """
 
 from __future__ import annotations
@@ -224,50 +224,3 @@ def largest_lead(comparisons: Sequence[Comparison]) -> LargestLead:
     best = comparisons[order[0]]
     others = max(c.high for k, c in enumerate(comparisons) if k != order[0])
     return LargestLead(order[0], order[1], best.low > others)
-
-
-# --- reporting comparisons -------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Contrast:
-    """One row of :func:`comparison_table`: ``name_a`` minus ``name_b``, with a label."""
-
-    label: str  # what is compared, e.g. "centred: CNN − MLP"
-    comparison: Comparison
-    name_a: str  # who is ahead when the interval lies above zero
-    name_b: str
-    ahead: str = "ahead"  # the verdict's verb, e.g. "loses more" for a loss
-
-
-def _points(share: float) -> str:
-    return f"{round(100 * share, 1) + 0.0:+.1f}".replace("-", "−")
-
-
-def verdict_word(contrast: Contrast) -> str:
-    """``"<a> ahead"``, ``"<b> ahead"`` or ``"within noise"`` (the interval contains zero)."""
-    c = contrast.comparison
-    if c.within_noise:
-        return "within noise"
-    return f"{contrast.name_a if c.a_better else contrast.name_b} {contrast.ahead}"
-
-
-def comparison_table(contrasts: Sequence[Contrast], first_header: str = "comparison") -> str:
-    """Comparisons as one short Markdown table, narrow enough for a phone.
-
-    Columns: the label, the difference ``a - b`` in percentage points, its bootstrap
-    interval (the header states the confidence, e.g. "95% interval") and the verdict
-    (:func:`verdict_word`). All rows must share one confidence.
-    """
-    if not contrasts:
-        raise ConfigError("comparison_table needs at least one comparison")
-    levels = {c.comparison.confidence for c in contrasts}
-    if len(levels) > 1:
-        raise ConfigError(f"comparison_table: the rows mix confidences {sorted(levels)}")
-    rows = [
-        f"| {c.label} | {_points(c.comparison.difference)} | {_points(c.comparison.low)} to "
-        f"{_points(c.comparison.high)} | {verdict_word(c)} |"
-        for c in contrasts
-    ]
-    header = f"| {first_header} | points | {levels.pop():.0%} interval | verdict |"
-    return "\n".join([header, "|---|---:|---:|---|", *rows])

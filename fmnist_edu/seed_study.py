@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fmnist_edu import comparison
-from fmnist_edu.design import Correctness, Plan, Row, signed
+from fmnist_edu.comparison import signed
+from fmnist_edu.design import Correctness, Plan, Row
 from fmnist_edu.experiments import Experiment, SeedSummary, summarize_seeds
 
 COUNT_TOLERANCE = 0.05

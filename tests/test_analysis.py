@@ -112,24 +112,3 @@ def test_curve_end_reports_the_last_step_mean_over_seeds():
     assert rising.change == pytest.approx(0.0)
     with pytest.raises(ValueError, match="two epochs"):
         analysis.curve_end([history([0.5])], "loss")
-
-
-def test_comparison_table_names_the_winner_only_beyond_noise():
-    from fmnist_edu import comparison
-
-    good = torch.ones(3, 400, dtype=torch.bool)
-    half = torch.arange(400).expand(3, 400) % 2 == 0
-    ahead = comparison.compare(good, half)
-    tie = comparison.compare(half, half)
-    table = analysis.comparison_table(
-        [("all", ahead), ("tie", tie), ("back", comparison.compare(half, good))], "CNN", "MLP"
-    )
-    lines = table.splitlines()
-    assert lines[0] == "|  | CNN − MLP, points | 95% interval | verdict |"
-    labelled = analysis.comparison_table([("all", ahead)], "CNN", "MLP", label="class")
-    assert labelled.startswith("| class | CNN − MLP, points | 95% interval |")
-    assert lines[2].startswith("| all | +50.0 | ") and lines[2].endswith("| CNN better |")
-    assert lines[3].startswith("| tie | +0.0 | ") and lines[3].endswith("| within noise |")
-    assert lines[4].endswith("| MLP better |") and "-50.0" in lines[4]
-    with pytest.raises(ValueError):
-        analysis.comparison_table([], "CNN", "MLP")

@@ -124,3 +124,50 @@ def test_a_difference_is_printed_with_its_sign_inside_its_interval():
         )
         == "90 %"
     )
+
+
+def _fixed(difference: float, low: float, high: float, confidence: float = 0.95):
+    """A comparison with given numbers (the table only formats them)."""
+    seeds = comparison.summarize_seeds([0.8, 0.8])
+    return comparison.Comparison(seeds, seeds, difference, low, high, 1770, 0.01, confidence)
+
+
+def test_comparison_table_gives_one_row_per_contrast_with_its_verdict():
+    rows = [
+        comparison.Contrast("centred", _fixed(0.012, -0.003, 0.026), "CNN", "MLP"),
+        comparison.Contrast("moved", _fixed(0.101, 0.08, 0.12), "CNN", "MLP"),
+        comparison.Contrast("loss", _fixed(-0.05, -0.07, -0.031), "MLP", "CNN", "loses more"),
+    ]
+    table = comparison.table(rows, first_header="images")
+    lines = table.splitlines()
+    assert lines[0] == "| images | points | 95% interval | verdict |"
+    assert lines[2] == "| centred | +1.2 | −0.3 to +2.6 | within noise |"
+    assert lines[3] == "| moved | +10.1 | +8.0 to +12.0 | CNN ahead |"
+    assert lines[4] == "| loss | −5.0 | −7.0 to −3.1 | CNN loses more |"
+    assert len(lines) == 2 + len(rows)
+    assert "90% interval" in comparison.table(
+        [comparison.Contrast("x", _fixed(0.0, -0.01, 0.01, 0.9), "a", "b")]
+    )
+    with pytest.raises(ConfigError, match="mix"):
+        comparison.table([rows[0], comparison.Contrast(
+            "x", _fixed(0.0, -0.01, 0.01, 0.9), "a", "b")])  # fmt: skip
+    with pytest.raises(ConfigError):
+        comparison.table([])
+
+
+def test_comparison_table_heads_its_points_and_names_the_winner_only_beyond_noise():
+    good = torch.ones(3, 400, dtype=torch.bool)
+    half = torch.arange(400).expand(3, 400) % 2 == 0
+    rows = [
+        comparison.Contrast(name, c, "CNN", "MLP", "better")
+        for name, c in (
+            ("all", comparison.compare(good, half)),
+            ("tie", comparison.compare(half, half)),
+            ("back", comparison.compare(half, good)),
+        )
+    ]
+    lines = comparison.table(rows, "class", points_header="CNN − MLP, points").splitlines()
+    assert lines[0] == "| class | CNN − MLP, points | 95% interval | verdict |"
+    assert lines[2].startswith("| all | +50.0 | ") and lines[2].endswith("| CNN better |")
+    assert lines[3].startswith("| tie | +0.0 | ") and lines[3].endswith("| within noise |")
+    assert lines[4].startswith("| back | −50.0 | ") and lines[4].endswith("| MLP better |")

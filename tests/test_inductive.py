@@ -130,29 +130,6 @@ def test_largest_lead_is_separated_only_when_its_interval_clears_all_others():
         inductive.largest_lead(clear[:1])
 
 
-def test_comparison_table_gives_one_row_per_contrast_with_its_verdict():
-    rows = [
-        inductive.Contrast("centred", _comparison(0.012, -0.003, 0.026), "CNN", "MLP"),
-        inductive.Contrast("moved", _comparison(0.101, 0.08, 0.12), "CNN", "MLP"),
-        inductive.Contrast("loss", _comparison(-0.05, -0.07, -0.031), "MLP", "CNN", "loses more"),
-    ]
-    table = inductive.comparison_table(rows, first_header="images")
-    lines = table.splitlines()
-    assert lines[0] == "| images | points | 95% interval | verdict |"
-    assert lines[2] == "| centred | +1.2 | −0.3 to +2.6 | within noise |"
-    assert lines[3] == "| moved | +10.1 | +8.0 to +12.0 | CNN ahead |"
-    assert lines[4] == "| loss | −5.0 | −7.0 to −3.1 | CNN loses more |"
-    assert len(lines) == 2 + len(rows)
-    assert "90% interval" in inductive.comparison_table(
-        [inductive.Contrast("x", _comparison(0.0, -0.01, 0.01, 0.9), "a", "b")]
-    )
-    with pytest.raises(ConfigError, match="mix"):
-        inductive.comparison_table([rows[0], inductive.Contrast(
-            "x", _comparison(0.0, -0.01, 0.01, 0.9), "a", "b")])  # fmt: skip
-    with pytest.raises(ConfigError):
-        inductive.comparison_table([])
-
-
 # --- equivariance -------------------------------------------------------------------
 
 
