@@ -94,7 +94,7 @@ def test_an_output_that_cannot_be_written_fails_before_training(
     def never(*args):
         raise AssertionError("trained before checking --out")
 
-    monkeypatch.setattr(cli, "_stored_or_trained", never)
+    monkeypatch.setattr(cli.options, "stored_or_trained", never)
     argv = ["explain", "--out", str(out), "--data-dir", str(subset_dir), *SMALL]
     assert main(argv) == 1
     err = capsys.readouterr().err
