@@ -23,8 +23,9 @@ import hashlib
 import http.client
 import os
 import tempfile
+import time
 import urllib.error
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from fmnist_edu import data, http_fetch, settings
@@ -183,12 +184,17 @@ def _fetch_from_mirrors(
     timeout: float,
     deadline: float,
     max_bytes: int,
+    progress: Callable[[str], object],
 ) -> None:
     reasons = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + name
+        progress(f"{name}: fetching {url}")
+        start = time.monotonic()
         try:
             fetch(url, dest, expected, timeout, deadline=deadline, max_bytes=max_bytes)
+            seconds = time.monotonic() - start
+            progress(f"{name}: {dest.stat().st_size:,} bytes in {seconds:.1f} s, MD5 checked")
             return
         except _FolderNotWritable:
             raise
@@ -214,6 +220,7 @@ def download_release(
     *,
     deadline: float | None = None,
     max_bytes: int = MAX_BYTES,
+    progress: Callable[[str], object] | None = None,
 ) -> list[Path]:
     """Download the four official files into ``folder``, skipping those already valid.
 
@@ -225,6 +232,9 @@ def download_release(
 
     ``mirrors`` and ``deadline`` (seconds per file) default to the settings
     :func:`fmnist_edu.settings.mirrors` and :func:`fmnist_edu.settings.download_deadline`.
+
+    ``progress``, when given, receives one line as each file starts and one when it has
+    landed (its size, time and checked sum), so a long download is not silent.
 
     Each file is tried on every mirror in turn. Raises :class:`DownloadError` with every
     mirror's reason, and advice for working offline, when a file cannot be fetched, and
@@ -255,6 +265,7 @@ def download_release(
                 timeout=timeout,
                 deadline=deadline,
                 max_bytes=max_bytes,
+                progress=progress or (lambda line: None),
             )
             written.append(dest)
     return written
@@ -281,6 +292,7 @@ def ensure_release(
     timeout: float = 30.0,
     deadline: float | None = None,
     max_bytes: int = MAX_BYTES,
+    progress: Callable[[str], object] | None = None,
 ) -> str:
     """Make sure ``folder`` holds a checked copy of the release; return a one-line report.
 
@@ -290,7 +302,8 @@ def ensure_release(
     official sums do not cover (raw IDX, torchvision's ``FashionMNIST/raw``, the Kaggle
     CSV pair) is reported and left alone, as downloading beside it would only duplicate
     it; ``force`` downloads the release anyway. Otherwise the missing files are fetched
-    (completing a partial folder) with :func:`download_release`.
+    (completing a partial folder) with :func:`download_release`, which passes each
+    file's start and end to ``progress``.
     """
     md5 = MD5 if md5 is None else md5
     folder = Path(folder)
@@ -315,6 +328,7 @@ def ensure_release(
             "download (--force fetches the official release beside it)"
         )
     written = download_release(
-        folder, mirrors, md5, timeout, overwrite=force, deadline=deadline, max_bytes=max_bytes
-    )
+        folder, mirrors, md5, timeout, overwrite=force, deadline=deadline, max_bytes=max_bytes,
+        progress=progress,
+    )  # fmt: skip
     return f"{folder}: {len(written)} file(s) downloaded, all four checked against MD5 sums"

@@ -55,8 +55,15 @@ def test_cli_download_from_a_mirror(tmp_path, mirror, subset_sums, monkeypatch, 
     url, requests = mirror
     monkeypatch.setattr(download, "MD5", subset_sums)  # the files this mirror serves
     assert main(["data", "download", "--data-dir", str(tmp_path), "--mirror", url]) == 0
-    assert "4 file(s) downloaded" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "4 file(s) downloaded" in out
     assert sorted(requests) == sorted(MD5)
+    # Progress goes to stderr: one line as each file starts, one with its size when checked.
+    lines = err.splitlines()
+    for name in MD5:
+        size = (tmp_path / name).stat().st_size
+        assert f"{name}: fetching {url.rstrip('/')}/{name}" in lines
+        assert any(line.startswith(f"{name}: {size:,} bytes in ") for line in lines)
 
 
 def test_a_mirror_is_held_to_the_official_sums(tmp_path, mirror, capsys):

@@ -5,8 +5,10 @@ through ``set_defaults(func=...)``: ``data``, ``models``, ``train`` and ``evalua
 :mod:`~fmnist_edu.cli.core`, ``grid`` in :mod:`~fmnist_edu.cli.grid_command`, ``package``
 and ``serve`` in :mod:`~fmnist_edu.cli.deploy_commands`, ``explain`` in
 :mod:`~fmnist_edu.cli.explain_command`; the options they share, and the one way they
-train or load a model, in :mod:`~fmnist_edu.cli.options`. A user mistake (a missing folder, a corrupt file, a
-bad option or an out-of-range value) prints one line, ``error: ...``, and exits with 1.
+train or load a model, in :mod:`~fmnist_edu.cli.options`.
+
+A user mistake (a missing folder, a corrupt file, a bad option or an out-of-range value)
+prints one line, ``error: ...``, and exits with 1.
 """
 
 from __future__ import annotations

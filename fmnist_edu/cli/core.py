@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from fmnist_edu import data, download, experiments, settings, summary
 from fmnist_edu.cli import options
@@ -14,7 +15,15 @@ def data_download(args: argparse.Namespace) -> None:
     """``data download``: fetch the official release, or check the copy already there."""
     folder = settings.data_dir(args.data_dir)
     mirrors, deadline = settings.mirrors(args.mirror), settings.download_deadline(args.deadline)
-    print(download.ensure_release(folder, force=args.force, mirrors=mirrors, deadline=deadline))
+
+    def progress(line: str) -> None:  # on stderr, so the report stays one line on stdout
+        print(line, file=sys.stderr, flush=True)
+
+    print(
+        download.ensure_release(
+            folder, force=args.force, mirrors=mirrors, deadline=deadline, progress=progress
+        )
+    )
 
 
 def data_info(args: argparse.Namespace) -> None:
