@@ -1,4 +1,9 @@
-"""The book's figures. Each function takes computed data and returns a matplotlib Figure.
+"""The book's figure style, and the figures several chapters share.
+
+Each function takes computed data and returns a matplotlib Figure. Figures of one chapter
+live beside this module (``plots_dataset``, ``plots_architectures``, ``plots_inductive``,
+``plots_design``, ``plots_interpret``, ``plots_beyond``, ``plots_deploy``) and are built
+with its helpers, so every figure follows the one policy below.
 
 Figures are built with the object API (``matplotlib.figure.Figure``), not pyplot, so
 nothing is shown twice in a notebook and nothing leaks between figures.
@@ -11,8 +16,8 @@ How the figures are sized and rendered (one policy for every figure):
 - **Phones.** On a 390 px phone the theme gives a figure :data:`PHONE_COLUMN_PX` (327)
   CSS px (measured in the built book: the article's 343 px less the figure's 8 px padding
   on each side) and scales it down to that. Text must still be at least
-  :data:`MIN_PHONE_TEXT_PX` (9) CSS px there (:func:`phone_text_px`), which for the
-  5.9 in a rendered figure takes asks for 11.9 pt: hence 12 pt for all text, and figures
+  :data:`MIN_PHONE_TEXT_PX` (9) CSS px there (:func:`phone_text_px`), which for a figure
+  rendered 5.9 in wide (margins included) asks for 11.9 pt: hence 12 pt for all text, and figures
   with many panels stack them (taller, fewer per row) rather than shrink the text.
 - **Text.** One style, :data:`STYLE`, applied to every figure by :func:`_styled`: 12 pt
   for labels, ticks, titles, legends and the numbers written inside matrix cells. Tests
@@ -41,9 +46,6 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
-
-from fmnist_edu.data import CLASS_NAMES, Split
-from fmnist_edu.training import History
 
 SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Boot")  # fmt: skip
@@ -95,16 +97,6 @@ IMAGE_CONVENTION = (
     "largest value (255, or 1 on the models' scale) is black."
 )
 """One sentence for captions of figures that show images (glue it)."""
-CONFUSION_LABEL = "% of the true class's test images (all seeds)"
-"""Colour-bar label of :func:`confusion_matrix`."""
-CONFUSION_CONVENTION = (
-    "Each row shows where the test images of one true class went, as a percentage of that "
-    "class, with the predictions of all seeds added up (so each row adds up to 100%). "
-    "Correct predictions, on the diagonal, are hatched grey with their value written; the "
-    "colour scale covers only the mix-ups."
-)
-"""Sentences for captions of :func:`confusion_matrix` figures (glue it)."""
-
 _DIAGONAL_FACE = "0.93"
 _DIAGONAL_HATCH = "0.72"
 
@@ -222,42 +214,6 @@ def _class_ticks(ax, axis: str = "x") -> None:
 
 
 @_styled
-def example_grid(split: Split, per_class: int = 8, seed: int = 0) -> BookFigure:
-    """A grid with one row per class and ``per_class`` random examples in each row (PNG)."""
-    generator = torch.Generator().manual_seed(seed)
-    cell = (TEXT_WIDTH - 1.3) / per_class  # inches per image, after the row labels
-    fig = _figure(len(CLASS_NAMES) * cell * 0.98, vector=False)
-    fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
-    axes = fig.subplots(len(CLASS_NAMES), per_class)
-    for c, row in enumerate(axes):
-        members = torch.nonzero(split.labels == c).flatten()
-        chosen = members[torch.randperm(len(members), generator=generator)[:per_class]]
-        for ax, i in zip(row, chosen, strict=False):
-            ax.imshow(split.images[i].numpy(), cmap=IMAGE_CMAP, vmin=0, vmax=255)
-        for ax in row:
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-        row[0].set_ylabel(CLASS_NAMES[c], rotation=0, ha="right", va="center")
-    return fig
-
-
-@_styled
-def class_balance(train: Split, test: Split) -> BookFigure:
-    """Bar chart of the number of images of each class in both splits."""
-    fig = _figure(3.2)
-    ax = fig.subplots()
-    x = torch.arange(len(CLASS_NAMES)).float()
-    for offset, (name, split) in zip((-0.2, 0.2), (("train", train), ("test", test)), strict=True):
-        ax.bar(x + offset, split.class_counts(), width=0.4, label=f"{name} ({len(split):,})")
-    _class_ticks(ax)
-    ax.set_ylabel("images")
-    _legend_above(fig, ncols=2)
-    return fig
-
-
-@_styled
 def image_row(
     images: torch.Tensor,
     titles: Sequence[str],
@@ -287,23 +243,6 @@ def image_row(
         bar = fig.colorbar(shown, ax=axes.tolist(), orientation="horizontal",
                            location="bottom", shrink=0.5, aspect=40)  # fmt: skip
         bar.set_label(colorbar)
-    return fig
-
-
-@_styled
-def pixel_histogram(split: Split) -> BookFigure:
-    """Histogram of pixel values (log scale: most pixels are background)."""
-    fig = _figure(3.0)
-    ax = fig.subplots()
-    counts = torch.bincount(split.images.flatten().long(), minlength=256)
-    # One outline (not 256 bars): a light SVG. Edges at -0.5..255.5 centre each value.
-    floor = max(1.0, float(counts[counts > 0].min()) / 2) if bool((counts > 0).any()) else 1.0
-    ax.stairs(counts.numpy(), np.arange(257) - 0.5, fill=True, baseline=floor)
-    ax.set_yscale("log")
-    ax.set_ylim(bottom=floor)
-    ax.set_xlim(-2, 257)
-    ax.set_xlabel("pixel value (0 = background)")
-    ax.set_ylabel("pixels")
     return fig
 
 
@@ -380,75 +319,6 @@ def heatmap(
                    neutral_diagonal)  # fmt: skip
 
 
-def row_percentages(confusion: Sequence[Sequence[float]]) -> torch.Tensor:
-    """Each row of a confusion matrix as percentages of its total (a row of zeros stays 0).
-
-    Adding up the matrices of several seeds, all tested on the same images, does not change
-    these shares: each row's total is the class's test images times the number of seeds.
-    """
-    m = torch.as_tensor(confusion, dtype=torch.float64)
-    totals = m.sum(dim=1, keepdim=True)
-    return torch.where(totals > 0, 100 * m / totals.clamp(min=1), torch.zeros_like(m))
-
-
-def largest_mix_up(*confusions: Sequence[Sequence[float]]) -> float:
-    """The largest off-diagonal row percentage (:func:`row_percentages`) of several matrices.
-
-    Pass it as ``vmax`` to :func:`confusion_matrix` to draw several models' matrices on one
-    colour scale, so that one colour means the same share in each.
-    """
-    tops = []
-    for confusion in confusions:
-        percent = row_percentages(confusion)
-        tops.append(float(percent.masked_fill(torch.eye(len(percent), dtype=torch.bool), 0).max()))
-    return max(tops)
-
-
-@_styled
-def confusion_matrix(
-    confusion: Sequence[Sequence[int]],
-    label: str = CONFUSION_LABEL,
-    vmax: float | None = None,
-) -> BookFigure:
-    """A confusion matrix as row percentages: rows are true classes, columns predictions.
-
-    ``confusion`` holds counts (e.g. summed over seeds by
-    :func:`fmnist_edu.analysis.total_confusion`). Each cell shows the share of the true
-    class's test images predicted as the column's class (:func:`row_percentages`). The
-    diagonal (correct predictions) is hatched grey with its value written, and the colour
-    scale runs from 0 to the largest mix-up, or to ``vmax`` (e.g. :func:`largest_mix_up` of
-    the matrices to be compared), so the mix-ups use all of it.
-    :data:`CONFUSION_CONVENTION` says this in words for a caption.
-    """
-    percent = row_percentages(confusion)
-    fig = _matrix(percent, "{:.1f}", label, "Oranges", neutral_diagonal=True, vmax=vmax)
-    ax = fig.axes[0]
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    return fig
-
-
-@_styled
-def learning_curves(histories: Mapping[str, Sequence[History]]) -> BookFigure:
-    """Training loss and validation accuracy per epoch: mean over seeds, band = min..max."""
-    fig = _figure(3.2)
-    loss_ax, acc_ax = fig.subplots(1, 2)
-    for label, runs in histories.items():
-        for ax, column in ((loss_ax, "loss"), (acc_ax, "val_accuracy")):
-            values = torch.tensor([h.column(column) for h in runs]).numpy()
-            epochs = list(range(1, values.shape[1] + 1))
-            (line,) = ax.plot(epochs, values.mean(0), marker="o", ms=4,
-                              label=label if ax is loss_ax else None)  # fmt: skip
-            ax.fill_between(epochs, values.min(0), values.max(0),
-                            color=line.get_color(), alpha=0.2)  # fmt: skip
-    for ax in (loss_ax, acc_ax):
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    loss_ax.set(xlabel="epoch", ylabel="training loss")
-    acc_ax.set(xlabel="epoch", ylabel="validation accuracy")
-    _legend_above(fig, ncols=len(histories))
-    return fig
-
-
 def jitter(n: int, width: float = 0.24) -> list[float]:
     """Deterministic horizontal offsets for ``n`` dots, evenly spread over ``width``."""
     if n <= 1:
@@ -476,20 +346,4 @@ def seed_scores(scores: Mapping[str, Sequence[float]], ylabel: str = "test accur
     ax.set_xticks(range(len(scores)), list(scores))
     ax.set_xlim(-0.6, len(scores) - 0.4)
     ax.set_ylabel(ylabel)
-    return fig
-
-
-@_styled
-def per_class_bars(per_class: Mapping[str, Sequence[float]]) -> BookFigure:
-    """Grouped bars of per-class accuracy for several models."""
-    fig = _figure(3.4)
-    ax = fig.subplots()
-    width = 0.8 / len(per_class)
-    for k, (label, values) in enumerate(per_class.items()):
-        x = [c + (k - (len(per_class) - 1) / 2) * width for c in range(len(values))]
-        ax.bar(x, values, width=width, label=label)
-    _class_ticks(ax)
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1)
-    _legend_above(fig, ncols=len(per_class))
     return fig

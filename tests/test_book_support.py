@@ -23,7 +23,15 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from test_book_cache import _build
 
-from fmnist_edu import models, plots, provenance, settings, summary
+from fmnist_edu import (
+    models,
+    plots,
+    plots_architectures,
+    plots_dataset,
+    provenance,
+    settings,
+    summary,
+)
 from fmnist_edu.training import EpochStats, History
 
 
@@ -36,17 +44,19 @@ def figures(subset) -> dict:
     """Every figure of the book, on the real subset or small made-up results."""
     accuracies = [0.5, 0.9, 0.7, 0.8, 0.6, 0.9, 0.4, 0.9, 0.95, 0.9]
     return {
-        "example_grid": plots.example_grid(subset.train, per_class=8),
-        "class_balance": plots.class_balance(subset.train, subset.test),
+        "example_grid": plots_dataset.example_grid(subset.train, per_class=8),
+        "class_balance": plots_dataset.class_balance(subset.train, subset.test),
         "image_row": plots.image_row(torch.rand(10, 28, 28), plots.SHORT_NAMES),
-        "pixel_histogram": plots.pixel_histogram(subset.test),
+        "pixel_histogram": plots_dataset.pixel_histogram(subset.test),
         "heatmap": plots.heatmap(torch.rand(10, 10).tolist(), "{:.2f}", "similarity"),
-        "confusion_matrix": plots.confusion_matrix(_confusion()),
-        "learning_curves": plots.learning_curves(
+        "confusion_matrix": plots_architectures.confusion_matrix(_confusion()),
+        "learning_curves": plots_architectures.learning_curves(
             {"MLP": [_history([0.5, 0.6]), _history([0.4, 0.7])], "CNN": [_history([0.6, 0.8])]}
         ),
         "seed_scores": plots.seed_scores({"MLP": [0.81, 0.83, 0.83], "CNN": [0.88, 0.88, 0.87]}),
-        "per_class_bars": plots.per_class_bars({"MLP": accuracies, "CNN": [1.0] * 10}),
+        "per_class_bars": plots_architectures.per_class_bars(
+            {"MLP": accuracies, "CNN": [1.0] * 10}
+        ),
     }
 
 
@@ -100,7 +110,7 @@ def test_images_are_png_at_high_resolution_and_charts_are_svg(figures):
 
 def test_style_is_applied_to_every_figure_even_when_the_global_style_differs(subset):
     with matplotlib.rc_context({"font.size": 4, "xtick.labelsize": 4, "legend.fontsize": 4}):
-        fig = plots.class_balance(subset.train, subset.test)
+        fig = plots_dataset.class_balance(subset.train, subset.test)
         fig.draw_without_rendering()
         assert min(t.get_fontsize() for t in _texts(fig)) >= plots.MIN_FONT_PT
 
@@ -124,16 +134,25 @@ def test_seed_dots_at_the_same_score_do_not_hide_each_other():
 
 def test_confusion_matrix_shows_row_percentages_scaled_by_the_mix_ups():
     counts = _confusion()
-    percent = plots.row_percentages(counts)
+    percent = plots_architectures.row_percentages(counts)
     assert percent.sum(dim=1).tolist() == pytest.approx([100.0] * 10)
     # Summing over seeds does not change the shares: one seed's fifth gives the same rows.
-    assert plots.row_percentages((torch.tensor(counts) // 5).tolist()) == pytest.approx(percent)
-    assert plots.row_percentages([[0] * 10] * 10).sum() == 0  # no images, no division by zero
-    fig = plots.confusion_matrix(counts)
+    assert plots_architectures.row_percentages(
+        (torch.tensor(counts) // 5).tolist()
+    ) == pytest.approx(percent)
+    assert (
+        plots_architectures.row_percentages([[0] * 10] * 10).sum() == 0
+    )  # no images, no division by zero
+    fig = plots_architectures.confusion_matrix(counts)
     ax, bar = fig.axes
-    assert bar.get_xlabel() == plots.CONFUSION_LABEL  # a horizontal bar above the matrix
+    assert (
+        bar.get_xlabel() == plots_architectures.CONFUSION_LABEL
+    )  # a horizontal bar above the matrix
     assert bar.get_position().y0 > ax.get_position().y1
-    assert "all seeds" in plots.CONFUSION_LABEL and "%" in plots.CONFUSION_LABEL
+    assert (
+        "all seeds" in plots_architectures.CONFUSION_LABEL
+        and "%" in plots_architectures.CONFUSION_LABEL
+    )
     (image,) = ax.images
     shown = image.get_array()
     assert shown.mask.diagonal().all() and not shown.mask.sum() > 10  # only the diagonal left out
@@ -149,10 +168,10 @@ def test_confusion_matrix_shows_row_percentages_scaled_by_the_mix_ups():
 def test_confusion_matrices_can_share_one_colour_scale():
     a, b = _confusion(), (torch.tensor(_confusion()) + torch.eye(10, dtype=torch.long)).tolist()
     b[3][4] = 400  # a larger mix-up in the second matrix
-    top = plots.largest_mix_up(a, b)
-    assert top == pytest.approx(float(plots.row_percentages(b)[3, 4]))
+    top = plots_architectures.largest_mix_up(a, b)
+    assert top == pytest.approx(float(plots_architectures.row_percentages(b)[3, 4]))
     for counts in (a, b):
-        (image,) = plots.confusion_matrix(counts, vmax=top).axes[0].images
+        (image,) = plots_architectures.confusion_matrix(counts, vmax=top).axes[0].images
         assert (image.norm.vmin, image.norm.vmax) == (0, pytest.approx(top))
 
 
@@ -165,7 +184,7 @@ def test_heatmap_colours_the_whole_matrix_unless_asked():
 
 def test_images_are_ink_on_paper_on_one_scale(subset):
     assert "0" in plots.IMAGE_CONVENTION and "white" in plots.IMAGE_CONVENTION
-    grid = plots.example_grid(subset.train, per_class=2)
+    grid = plots_dataset.example_grid(subset.train, per_class=2)
     for ax in grid.axes:
         (image,) = ax.images
         assert image.get_cmap().name == plots.IMAGE_CMAP == "gray_r"
