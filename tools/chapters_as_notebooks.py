@@ -51,7 +51,12 @@ def run(page: str, folder: Path) -> float:
 
 
 def main(argv: list[str]) -> int:
-    chosen = argv or pages()
+    # "dataset", "dataset.md" and "book/dataset.md" all name the same page.
+    chosen = [Path(a).name.removesuffix(".md") for a in argv] or pages()
+    unknown = [page for page in chosen if not (ROOT / "book" / f"{page}.md").is_file()]
+    if unknown:
+        print(f"error: no page {', '.join(unknown)} in {ROOT / 'book'}", file=sys.stderr)
+        return 2
     os.environ.setdefault("FMNIST_EDU_PROFILE", "quick")
     failed = []
     with tempfile.TemporaryDirectory(prefix="fmnist-notebooks-") as tmp:
