@@ -1,9 +1,14 @@
 """The seeds of a design trained as one batched model equal their solo runs (within rounding).
 
 Batched kernels (a grouped convolution, a batched matrix product) sum in another order
-than the solo ones, so the weights agree within a tolerance, not bit for bit. The
-tolerances are set so that a wrong implementation fails: a seed given another seed's
-dropout masks or data order is off by far more after one step.
+than the solo ones, so the weights agree within a tolerance, not bit for bit. Adam's first
+step moves every weight by about the learning rate times the sign of its gradient, so a
+gradient near zero whose sign the rounding flips moves one weight by up to twice the
+learning rate; the CNN's max-pooling, which sends a window's gradient to its largest
+value, turns a rounding difference between two near-equal values into such a flip. The
+tolerance after one step is therefore: all but one in 100,000 weights within 1e-4 of the
+solo run's. A wrong implementation (a seed given another seed's dropout masks or data
+order) moves a tenth of the weights by more.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from fmnist_edu.data import Split
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.experiments import Experiment
 
-#: After one Adam step (lr 1e-3) a seed's weights are within this of its solo run's; a
-#: seed with another's dropout masks or batch is off by about the learning rate.
-ONE_STEP = 1e-4
+#: After one Adam step (lr 1e-3) a seed's weights are within this of its solo run's, all
+#: but a share ``FLIPPED`` of them; a seed with another's dropout masks or batch is off by
+#: about the learning rate in a tenth of its weights or more.
+ONE_STEP, FLIPPED, LR = 1e-4, 1e-5, 1e-3
 SEEDS = (0, 1, 2)
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -61,12 +67,23 @@ def _gaps(solo, together) -> list[float]:
     return [_gap(a, b) for a, b in zip(solo, together, strict=True)]
 
 
+def _off(solo, together) -> list[float]:
+    """Per seed, the share of weights further than ``ONE_STEP`` from the solo run's."""
+    out = []
+    for a, b in zip(solo, together, strict=True):
+        pairs = zip(a.parameters(), b.parameters(), strict=True)
+        gaps = torch.cat([(p - q).abs().flatten() for p, q in pairs])
+        out.append(float((gaps > ONE_STEP).float().mean()))
+    return out
+
+
 @pytest.mark.parametrize(("name", "augment"), [("mlp", None), ("cnn", "shift")])
 def test_one_step_equals_each_seeds_solo_step(subset, name, augment):
     split = _split(subset, 128)  # one full batch: one step
-    gaps = _gaps(_solo(name, split, "cpu", augment=augment),
-                 _batched(name, split, "cpu", augment=augment))  # fmt: skip
-    assert max(gaps) < ONE_STEP, gaps
+    solo = _solo(name, split, "cpu", augment=augment)
+    together = _batched(name, split, "cpu", augment=augment)
+    assert max(_off(solo, together)) <= FLIPPED
+    assert max(_gaps(solo, together)) <= 2 * LR * 1.001
 
 
 def test_a_seed_with_another_seeds_dropout_is_caught(subset, monkeypatch):
@@ -79,8 +96,8 @@ def test_a_seed_with_another_seeds_dropout_is_caught(subset, monkeypatch):
         self.states[0], self.states[1] = self.states[1], self.states[0]
 
     monkeypatch.setattr(batched._SeedRandom, "__init__", swapped)
-    gaps = _gaps(solo, _batched("mlp", split, "cpu"))
-    assert gaps[0] > 10 * ONE_STEP and gaps[1] > 10 * ONE_STEP and gaps[2] < ONE_STEP
+    off = _off(solo, _batched("mlp", split, "cpu"))
+    assert off[0] > 0.1 and off[1] > 0.1 and off[2] <= FLIPPED
 
 
 def test_a_seed_with_another_seeds_batches_is_caught(subset, monkeypatch):
@@ -88,8 +105,8 @@ def test_a_seed_with_another_seeds_batches_is_caught(subset, monkeypatch):
     split = _split(subset, 256)  # two steps: a shuffle that differs changes both
     solo = _solo("mlp", split, "cpu", seeds=(0, 1))
     monkeypatch.setattr(batched, "_shuffles", lambda seeds: batched_shuffles([0] * len(seeds)))
-    gaps = _gaps(solo, _batched("mlp", split, "cpu", seeds=(0, 1)))
-    assert gaps[0] < ONE_STEP < 10 * ONE_STEP < gaps[1]
+    off = _off(solo, _batched("mlp", split, "cpu", seeds=(0, 1)))
+    assert off[0] <= FLIPPED < 0.1 < off[1]
 
 
 def test_a_whole_run_matches_solo_and_is_deterministic(subset, store, tmp_path):
@@ -136,9 +153,10 @@ def test_when_seeds_are_batched(monkeypatch):
     mlp, cnn = Experiment(model="mlp", epochs=1), Experiment(model="cnn", epochs=1)
     seeds = [dataclasses.replace(mlp, seed=s) for s in SEEDS]
     monkeypatch.delenv(settings.TRAINER_ENV, raising=False)
-    assert experiments.batches(seeds, torch.device("cpu"))  # measured to pay
+    assert not experiments.batches(seeds, torch.device("cpu"))  # measured not to pay
     assert not experiments.batches([dataclasses.replace(cnn, seed=s) for s in SEEDS], "cpu")
     assert experiments.batches([dataclasses.replace(cnn, seed=s) for s in SEEDS], "cuda")
+    assert experiments.batches(seeds, "cpu", "batched")
     assert not experiments.batches(seeds[:1], "cpu", "batched")  # one seed: solo
     assert not experiments.batches([mlp, dataclasses.replace(cnn, seed=1)], "cpu", "batched")
     assert not experiments.batches([mlp, mlp], "cpu", "batched")  # the same seed twice
@@ -169,4 +187,4 @@ def test_on_a_gpu_one_step_equals_solo_and_the_graph_changes_nothing(subset, nam
     plain = _batched(name, split, "cuda", augment="shift", cuda_graph=False)
     graphed = _batched(name, split, "cuda", augment="shift")
     assert _gaps(plain, graphed) == [0.0] * len(SEEDS)
-    assert max(_gaps(solo, graphed)) < 10 * ONE_STEP  # six steps, not one
+    assert max(_off(solo, graphed)) < 1e-3  # six steps, not one: a little more drift

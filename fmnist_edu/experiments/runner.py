@@ -170,7 +170,7 @@ def batches(
     They must be two or more seeds of one design of the book's MLP or CNN. Then
     ``trainer`` (default ``FMNIST_EDU_TRAINER``, see :func:`fmnist_edu.settings.trainer`)
     decides: ``"batched"`` always, ``"solo"`` never, ``"auto"`` where it was measured
-    to pay (:data:`fmnist_edu.batched.PAYS`: on a GPU, and the MLP on a CPU).
+    to pay (:data:`fmnist_edu.batched.PAYS`: on a GPU, not on a CPU).
     """
     chosen = settings.trainer(trainer)
     if chosen == "solo" or len(experiments) < 2 or experiments[0].custom:
