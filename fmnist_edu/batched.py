@@ -142,17 +142,20 @@ class _Step:
         seeds = next(iter(params.values())).shape[0]
         self.optimizer = torch.optim.Adam(params.values(), lr=lr, capturable=device.type == "cuda")
 
-        def loss(p: dict, noise: dict, x: torch.Tensor, y: torch.Tensor):
-            logits = functional_call(template, (p, noise), (x,))
-            return F.cross_entropy(logits, y), logits
+        def forward(p: dict, noise: dict, x: torch.Tensor) -> torch.Tensor:
+            return functional_call(template, (p, noise), (x,))
 
-        self.losses = vmap(loss, in_dims=(0, 1, 1, 1))
+        self.forward = vmap(forward, in_dims=(0, 1, 1))  # -> logits [S, B, 10]
         self.loss_sum = torch.zeros(seeds, dtype=torch.float64, device=device)
         self.correct = torch.zeros(seeds, dtype=torch.int64, device=device)
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
         x = images.unsqueeze(2).float().div_(255.0)  # [B, S, 1, 28, 28], as to_inputs
-        losses, logits = self.losses(self.params, self.noise, x, labels)  # [S], [S, B, 10]
+        logits = self.forward(self.params, self.noise, x)  # [S, B, 10]
+        # Each seed's mean loss, from per-image losses: plain 1-D kernels (deterministic on
+        # a GPU, where a batched mean-reduced loss may run as a 2-D one that is not).
+        each = F.cross_entropy(logits.flatten(0, 1), labels.T.flatten(), reduction="none")
+        losses = each.view(logits.shape[:2]).mean(1)  # [S]
         self.optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()  # seed s's weights get the gradient of its own loss only
         self.optimizer.step()
@@ -167,9 +170,19 @@ class _Step:
         return totals
 
 
+def _graphed(device: torch.device, cuda_graph: bool) -> bool:
+    """Whether to replay full-size steps as a CUDA graph (tests swap this on a CPU)."""
+    return cuda_graph and device.type == "cuda"
+
+
+def _graph(step: _Step, images: torch.Tensor, labels: torch.Tensor) -> graphs.GraphedStep:
+    """The graphed step (tests swap in a stand-in capture to try it on a CPU)."""
+    return graphs.GraphedStep(step, images, labels)
+
+
 def _stack(tensors: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
-    """One tensor ``[S, ...]``; a tensor shared by every seed is expanded, not copied."""
-    if all(t is tensors[0] for t in tensors):
+    """One tensor ``[S, ...]``; a tensor equal for every seed is expanded, not copied."""
+    if all(t is tensors[0] or torch.equal(t, tensors[0]) for t in tensors):
         return tensors[0].to(device).expand(len(tensors), *tensors[0].shape)
     return torch.stack(list(tensors)).to(device)
 
@@ -230,9 +243,8 @@ def train_seeds(
     run_step: graphs.Step = step
     random = _SeedRandom(seeds, device)
     static: dict[str, torch.Tensor] = {}  # the graph's masks, refilled every full step
-    if device.type == "cuda" and cuda_graph and n >= batch_size:
-        run_step = graphs.GraphedStep(step, images[:, :batch_size].transpose(0, 1),
-                                      labels[:, :batch_size].T)  # fmt: skip
+    if _graphed(device, cuda_graph) and n >= batch_size:
+        run_step = _graph(step, images[:, :batch_size].transpose(0, 1), labels[:, :batch_size].T)
         static = {f"{name}.noise": torch.empty((batch_size, count, *shape), device=device)
                   for name, _, shape in layers}  # fmt: skip
     shuffles = _shuffles(seeds)

@@ -13,12 +13,14 @@ order) moves a tenth of the weights by more.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import pytest
 import torch
 
 from fmnist_edu import batched, design, experiments, grid, models, settings, training
+from fmnist_edu import cuda_graph as graphs
 from fmnist_edu.data import Split
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.experiments import Experiment
@@ -28,6 +30,7 @@ from fmnist_edu.experiments import Experiment
 #: about the learning rate in a tenth of its weights or more.
 ONE_STEP, FLIPPED, LR = 1e-4, 1e-5, 1e-3
 SEEDS = (0, 1, 2)
+HERE = str(settings.default_device())  # where experiments train by default
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
@@ -117,7 +120,7 @@ def test_a_whole_run_matches_solo_and_is_deterministic(subset, store, tmp_path):
         for _ in range(2)
     ]
     for a, b, again in zip(solo, *runs, strict=True):
-        assert b.device == "cpu (batched: 3 seeds)" and a.device == "cpu"
+        assert b.device == f"{HERE} (batched: 3 seeds)" and a.device == HERE
         gap = max((a.state_dict[k] - b.state_dict[k]).abs().max().item() for k in a.state_dict)
         assert gap < 1e-3  # measured: at most 3e-4 after 3 epochs on the whole subset
         assert all(torch.equal(b.state_dict[k], again.state_dict[k]) for k in b.state_dict)
@@ -133,8 +136,8 @@ def test_run_seeds_loads_stored_seeds_and_trains_the_rest_together(subset, store
     first = experiments.run(dataclasses.replace(e, seed=1), subset, store, progress=False)
     runs = experiments.run_seeds(e, [0, 1, 2], subset, store, trainer="batched", progress=False)
     assert [r.experiment.seed for r in runs] == [0, 1, 2]
-    assert runs[1].from_store and runs[1].device == first.device == "cpu"
-    assert [runs[0].device, runs[2].device] == ["cpu (batched: 2 seeds)"] * 2
+    assert runs[1].from_store and runs[1].device == first.device == HERE
+    assert [runs[0].device, runs[2].device] == [f"{HERE} (batched: 2 seeds)"] * 2
     again = experiments.run_seeds(e, [0, 1, 2], subset, store, trainer="batched")
     assert all(r.from_store for r in again)  # one entry per seed, under the solo run's key
     assert torch.equal(again[2].state_dict["fc1.weight"], runs[2].state_dict["fc1.weight"])
@@ -145,7 +148,7 @@ def test_the_grid_trains_each_designs_missing_seeds_together(subset, store):
     runs = plan.runs(Experiment(model="mlp")) + plan.runs(Experiment(model="mlp", hidden=(32,)))
     results = grid.run_grid(runs, subset, store, trainer="batched", progress=False)
     assert [r.experiment for r in results] == runs
-    assert {r.device for r in results} == {"cpu (batched: 2 seeds)"}
+    assert {r.device for r in results} == {f"{HERE} (batched: 2 seeds)"}
     assert all(r.from_store for r in grid.run_grid(runs, subset, store, trainer="solo"))
 
 
@@ -177,6 +180,25 @@ def test_models_or_splits_of_other_shapes_are_refused(subset):
         batched.train_seeds(two, [split] * 2, [None] * 2, [0, 1])
     with pytest.raises(ConfigError, match="differ in shape"):
         batched.train_seeds(_built("mlp", (0, 1)), [split, _split(subset, 32)], [None] * 2, [0, 1])
+
+
+def test_the_graph_path_refills_each_steps_masks(subset, monkeypatch):
+    """The graphed step reads its inputs and masks from static tensors, refilled each step;
+    with a stand-in capture (a replay reruns the step on them) it gives the plain loop's
+    weights bit for bit, the last, smaller batch included."""
+    split = _split(subset, 128 * 5 + 40)
+    plain = _batched("mlp", split, "cpu")
+    replays = []
+
+    def capture(fn):
+        return lambda: (replays.append(1), fn())
+
+    monkeypatch.setattr(batched, "_graphed", lambda device, cuda_graph: cuda_graph)
+    monkeypatch.setattr(batched, "_graph", lambda step, images, labels: graphs.GraphedStep(
+        step, images, labels, warmup=1, capture=capture, warmup_context=contextlib.nullcontext
+    ))  # fmt: skip
+    assert _gaps(plain, _batched("mlp", split, "cpu")) == [0.0] * len(SEEDS)
+    assert len(replays) == 4  # five full steps: one warm-up, four replayed
 
 
 @CUDA
