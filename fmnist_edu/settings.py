@@ -1,5 +1,6 @@
-"""Where things live: the data folder, the results cache, the profile, the device, and
-where (and how patiently) the release is downloaded from.
+"""Where things live: the data folder, the results cache, the profile, the device, how
+the seeds of a design are trained (``FMNIST_EDU_TRAINER``), and where (and how
+patiently) the release is downloaded from.
 
 Each setting follows the same order of precedence: an explicit argument, then an
 environment variable, then a default (for folders: one inside the project when running

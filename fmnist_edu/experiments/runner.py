@@ -6,6 +6,13 @@ with a fixed seed (0) whatever the experiment's seed, so every experiment valida
 the same images; the experiment's seed decides the initial weights, the shuffling,
 dropout, the augmentation's random shifts and, for ``labels="shuffled"``, the permutation
 of the training labels.
+
+:func:`run_seeds` (and :func:`fmnist_edu.grid.run_grid`) can train the missing seeds of one
+design together, as one batched model (:func:`compute_seeds`, :mod:`fmnist_edu.batched`),
+where that was measured to pay: on a GPU. A batched seed equals its solo run within float
+rounding, not bit for bit, and is stored under the same key as its solo run (the store
+keeps one entry per seed); its ``device`` says it was batched. ``FMNIST_EDU_TRAINER=solo``
+trains every seed alone, as :func:`run` does, whatever the device.
 """
 
 from __future__ import annotations
