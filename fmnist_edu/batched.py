@@ -1,38 +1,36 @@
 """Train the seeds of one design together, as one batched model (``torch.func``).
 
-The seeds of a design differ only in their random numbers, so their models have the
-same shapes: their weights can be stacked (one tensor ``[S, ...]`` per parameter) and a
-step of all ``S`` seeds run as one ``torch.func.vmap`` of the model over the stack. On a
-GPU that is ``S`` times the work per kernel launch; a convolution becomes one grouped
-convolution, a linear layer one batched matrix product.
-
-Each seed trains exactly as its solo run (:func:`fmnist_edu.training.train` after
-:func:`fmnist_edu.experiments.compute`'s model build) would:
+The seeds of a design differ only in their random numbers, so their weights can be
+stacked (one tensor ``[S, ...]`` per parameter) and a step of all ``S`` seeds run as one
+``torch.func.vmap`` of the model: a convolution becomes one grouped convolution, a linear
+layer one batched matrix product, ``S`` times the work per GPU kernel launch. Each seed
+trains as its solo run (:func:`fmnist_edu.training.train`) would, with
 
 - **its own initial weights**: each seed's model is built as the solo run builds it;
 - **the same batches**: each seed shuffles with its own CPU generator, seeded by its seed;
 - **its own dropout masks**: each seed keeps its own copy of the state torch's global
-  generator would have in its solo run, and every step draws each seed's masks with
-  ``torch.nn.functional.dropout`` on that state (the solo run's draws, in its order);
-- **its own augmentation**: each seed's own generator, seeded as in the solo run;
-- **its own Adam**: one Adam over the stacked weights is elementwise, so every seed has
-  its own moments; all seeds take the same number of steps.
+  generator has in its solo run, and each step draws its masks from that state with
+  ``torch.nn.functional.dropout`` (the solo run's draws, in its order);
+- **its own augmentation** generator, seeded as in the solo run;
+- **its own Adam**: Adam over the stacked weights is elementwise, so each seed has its own
+  moments.
 
-What differs is rounding: a grouped convolution or a batched matrix product sums in
-another order than the solo kernels, so a batched seed equals its solo run within float
-tolerance, not bit for bit (``benchmarks/bench_batched.py`` prints the figures,
-``tests/test_batched.py`` checks them). A batched run is itself deterministic: the same
-seeds, trained together again on the same device and threads, give bit-identical weights.
-Validation and the test evaluation use each seed's own (unstacked) model, as solo.
-
-Only the book's models (``mlp``, ``cnn``) are batched; a model of your own, or seeds whose
-training splits differ in size, are trained one at a time (:func:`supported`).
+The batched kernels sum in another order than the solo ones, so a seed equals its solo
+run within rounding, not bit for bit. After one step all but one in 100,000 weights are
+within 1e-4 of the solo run's (the rest: a near-zero gradient whose sign rounding flips,
+moved by twice the learning rate); then training amplifies the differences, most in the
+CNN, whose max-pooling routes a gradient by comparing near-equal values:
+``benchmarks/bench_batched.py`` prints the figures, ``tests/test_batched.py`` checks them.
+A batched run is itself deterministic (same seeds, device and threads: same weights).
+Validation and testing use each seed's own model. Only the book's models are batched
+(:func:`supported`); a model of your own trains one seed at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import time
 from collections.abc import Sequence
 
@@ -45,12 +43,11 @@ from tqdm import tqdm
 from fmnist_edu import cuda_graph as graphs
 from fmnist_edu import settings, training
 from fmnist_edu.data import Split
-from fmnist_edu.errors import ConfigError
+from fmnist_edu.errors import ConfigError, DataError
 from fmnist_edu.records import EpochStats, History
 
-#: Where training the seeds batched was measured to pay (``benchmarks/bench_batched.py``):
-#: device type -> models. On a 2-core CPU at batch 128 neither does (the CNN's grouped
-#: convolutions run at 0.6 times its solo rate, the MLP at 0.9), so a CPU trains solo.
+#: Where training seeds batched was measured to pay (``benchmarks/bench_batched.py``). On
+#: a 2-core CPU neither model gains (CNN 0.6, MLP 0.9 times the solo rate at batch 128).
 PAYS: dict[str, tuple[str, ...]] = {"cuda": ("mlp", "cnn"), "cpu": ()}
 
 
@@ -216,6 +213,7 @@ def train_seeds(
     time divided among the seeds (each seed's share).
 
     Raises:
+        DataError: when a split holds no images.
         ConfigError: for models or splits that cannot be batched (:func:`supported`), or
             the settings :func:`~fmnist_edu.training.train` refuses.
     """
@@ -223,10 +221,16 @@ def train_seeds(
         raise ConfigError("train_seeds needs one model, training and validation split per seed")
     if not supported(models, train_splits):
         raise ConfigError("these seeds' models or splits differ in shape: train them one by one")
+    if len(train_splits[0]) == 0 or any(v is not None and len(v) == 0 for v in val_splits):
+        raise DataError("a training or validation split holds no images")
     if epochs < 1 or batch_size < 1:
         raise ConfigError(f"epochs={epochs}, batch_size={batch_size}: both must be at least 1")
     augment_fn = training._augmentation(augment)
     device = torch.device(device) if device is not None else settings.default_device()
+    cublas = os.environ.get(settings.CUBLAS_ENV)
+    if device.type == "cuda" and cublas not in settings.DETERMINISTIC_CUBLAS:
+        raise ConfigError(f"{settings.CUBLAS_ENV}={cublas!r}: deterministic training on a GPU "
+                          f"needs {' or '.join(settings.DETERMINISTIC_CUBLAS)}")  # fmt: skip
     n, count = len(train_splits[0]), len(seeds)
     for model in models:
         model.to(device=device, memory_format=torch.channels_last)
@@ -277,7 +281,6 @@ def train_seeds(
                 val = 0.0
                 if val_split is not None:
                     val = training.evaluate(model, val_split, device).accuracy
-                    model.train()
                 history.epochs.append(EpochStats(epoch, loss / n, right / n, val, seconds))
     for model in models:
         model.eval()
