@@ -121,8 +121,12 @@ def test_a_whole_run_matches_solo_and_is_deterministic(subset, store, tmp_path):
     ]
     for a, b, again in zip(solo, *runs, strict=True):
         assert b.device == f"{HERE} (batched: 3 seeds)" and a.device == HERE
-        gap = max((a.state_dict[k] - b.state_dict[k]).abs().max().item() for k in a.state_dict)
-        assert gap < 1e-3  # measured: at most 3e-4 after 3 epochs on the whole subset
+        gaps = torch.cat(
+            [(a.state_dict[k] - b.state_dict[k]).abs().flatten() for k in a.state_dict]
+        )
+        # Measured on a CPU: at most 2e-6 here, 3e-4 after 3 epochs on the whole subset; a
+        # GPU may flip the sign of a near-zero gradient (up to twice the learning rate).
+        assert float((gaps > 1e-3).float().mean()) <= FLIPPED and gaps.max() < 4 * LR
         assert all(torch.equal(b.state_dict[k], again.state_dict[k]) for k in b.state_dict)
         assert a.test.accuracy == pytest.approx(b.test.accuracy, abs=2 / a.test_images)
         assert [x.loss for x in a.history.epochs] == pytest.approx(
@@ -204,9 +208,13 @@ def test_the_graph_path_refills_each_steps_masks(subset, monkeypatch):
 @CUDA
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
 def test_on_a_gpu_one_step_equals_solo_and_the_graph_changes_nothing(subset, name):
+    one = _split(subset, 128)
+    # cuDNN may round convolutions in TF32 (a 1e-3 relative error): allow 100 times the flips
+    off = _off(
+        _solo(name, one, "cuda", augment="shift"), _batched(name, one, "cuda", augment="shift")
+    )
+    assert max(off) <= 100 * FLIPPED, off  # a seed with wrong masks: over 0.1
     split = _split(subset, 128 * 6)  # past the graph's warm-up: replayed steps
-    solo = _solo(name, split, "cuda", augment="shift")
     plain = _batched(name, split, "cuda", augment="shift", cuda_graph=False)
     graphed = _batched(name, split, "cuda", augment="shift")
     assert _gaps(plain, graphed) == [0.0] * len(SEEDS)
-    assert max(_off(solo, graphed)) < 1e-3  # six steps, not one: a little more drift
