@@ -24,6 +24,7 @@ to Dask ``distributed`` as one task:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -198,6 +199,7 @@ def run_grid(
     workers: int | None = None,
     threads: int | None = None,
     progress: bool | None = None,
+    trainer: str | None = None,
 ) -> list[Result]:
     """Return the result of every experiment, in order: stored ones loaded, the rest trained.
 
@@ -211,9 +213,13 @@ def run_grid(
             with its share of this machine's cores as torch threads.
         threads: torch threads per run on the workers (see the module's docstring).
         progress: show a progress bar over runs; ``None`` shows it only on a terminal.
+        trainer: how the seeds of one design are trained here: ``"auto"``, ``"solo"``
+            or ``"batched"`` (default ``FMNIST_EDU_TRAINER``, see
+            :func:`fmnist_edu.experiments.batches`); Dask workers train one run each.
 
     Without ``scheduler``, ``workers`` or ``FMNIST_EDU_SCHEDULER``, runs are trained in
-    this process with its torch threads, exactly as :func:`fmnist_edu.experiments.run`.
+    this process with its torch threads, as :func:`fmnist_edu.experiments.run_seeds`
+    does: the missing seeds of one design together as one batched model where that pays.
 
     Raises:
         ConfigError: for both ``scheduler`` and ``workers``, or a bad count.
@@ -231,7 +237,7 @@ def run_grid(
     if missing:
         store.check_writable()  # before training, not after
         done = (
-            _run_here(missing, dataset, store, progress)
+            _run_here(missing, dataset, store, progress, trainer)
             if scheduler is None and workers is None
             else _run_on_dask(missing, dataset, store, scheduler, workers, threads, progress)
         )
@@ -246,12 +252,27 @@ def _run_here(
     dataset: data_module.FashionMNIST,
     store: ResultStore,
     progress: bool | None,
+    trainer: str | None = None,
 ) -> dict[str, Result]:
+    """Train the missing runs here: the seeds of each design together when
+    :func:`fmnist_edu.experiments.batches` says so, else one at a time; each result is
+    stored as soon as it is made."""
+    designs: dict[Experiment, list[str]] = {}
+    for key, experiment in missing.items():
+        designs.setdefault(dataclasses.replace(experiment, seed=0), []).append(key)
     done = {}
     disable = None if progress is None else not progress
-    for key, experiment in tqdm(missing.items(), desc="runs", disable=disable, leave=False):
-        done[key] = exp_module.compute(experiment, dataset, progress=False)
-        exp_module.save(done[key], dataset, store)
+    with tqdm(total=len(missing), desc="runs", disable=disable, leave=False) as bar:
+        for keys in designs.values():
+            group = [missing[k] for k in keys]
+            if exp_module.batches(group, trainer=trainer):
+                results = exp_module.compute_seeds(group, dataset, progress=False)
+            else:
+                results = (exp_module.compute(e, dataset, progress=False) for e in group)
+            for key, result in zip(keys, results, strict=True):
+                done[key] = result
+                exp_module.save(result, dataset, store)
+                bar.update()
     return done
 
 

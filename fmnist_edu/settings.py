@@ -1,5 +1,6 @@
-"""Where things live: the data folder, the results cache, the profile, the device, and
-where (and how patiently) the release is downloaded from.
+"""Where things live: the data folder, the results cache, the profile, the device, how
+the seeds of a design are trained (``FMNIST_EDU_TRAINER``), and where (and how
+patiently) the release is downloaded from.
 
 Each setting follows the same order of precedence: an explicit argument, then an
 environment variable, then a default (for folders: one inside the project when running
@@ -23,6 +24,10 @@ CACHE_ENV = "FMNIST_EDU_CACHE"
 PROFILE_ENV = "FMNIST_EDU_PROFILE"
 MIRROR_ENV = "FMNIST_EDU_MIRROR"
 DEADLINE_ENV = "FMNIST_EDU_DOWNLOAD_DEADLINE"
+TRAINER_ENV = "FMNIST_EDU_TRAINER"
+#: How the seeds of one design are trained: batched where it was measured to pay
+#: (``"auto"``), always one at a time (``"solo"``), or always batched (``"batched"``).
+TRAINERS = ("auto", "solo", "batched")
 
 #: Where the official release is served, tried in order (Xiao, Rasul & Vollgraf, 2017).
 DEFAULT_MIRRORS: tuple[str, ...] = (
@@ -172,6 +177,21 @@ def profile(name: str | None = None) -> Profile:
             f"{PROFILE_ENV}={name!r} is not a profile; choose one of {', '.join(PROFILES)}"
         )
     return PROFILES[name]
+
+
+def trainer(explicit: str | None = None) -> str:
+    """Resolve how seeds are trained: argument, ``FMNIST_EDU_TRAINER``, else ``"auto"``.
+
+    See :data:`TRAINERS` and :func:`fmnist_edu.experiments.batches`.
+
+    Raises:
+        ConfigError: naming the setting when it is not one of :data:`TRAINERS`.
+    """
+    source = "trainer" if explicit is not None else TRAINER_ENV
+    value = explicit if explicit is not None else os.environ.get(TRAINER_ENV) or "auto"
+    if value not in TRAINERS:
+        raise ConfigError(f"{source}={value!r}: choose one of {', '.join(TRAINERS)}")
+    return value
 
 
 def default_device() -> torch.device:

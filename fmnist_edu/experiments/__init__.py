@@ -7,7 +7,8 @@ answers every later identical request from the store. The book's models and your
 - :mod:`~fmnist_edu.experiments.config`: :class:`Experiment`, checked when created;
 - :mod:`~fmnist_edu.experiments.stored`: :class:`Result`, read back from the store and
   checked (:func:`cached`), or saved (:func:`save`);
-- :mod:`~fmnist_edu.experiments.runner`: :func:`run`, :func:`run_seeds`, :func:`compute`
+- :mod:`~fmnist_edu.experiments.runner`: :func:`run`, :func:`run_seeds`, :func:`compute`,
+  :func:`compute_seeds` (a design's seeds as one batched model)
   and the splits an experiment trains, validates and is tested on.
 """
 
@@ -23,7 +24,9 @@ from fmnist_edu.experiments.config import (
 )
 from fmnist_edu.experiments.runner import (
     SeedSummary,
+    batches,
     compute,
+    compute_seeds,
     evaluation_split,
     prepare_splits,
     run,
@@ -43,8 +46,10 @@ __all__ = [
     "Experiment",
     "Result",
     "SeedSummary",
+    "batches",
     "cached",
     "compute",
+    "compute_seeds",
     "evaluation_split",
     "prepare_splits",
     "run",

@@ -6,6 +6,13 @@ with a fixed seed (0) whatever the experiment's seed, so every experiment valida
 the same images; the experiment's seed decides the initial weights, the shuffling,
 dropout, the augmentation's random shifts and, for ``labels="shuffled"``, the permutation
 of the training labels.
+
+:func:`run_seeds` (and :func:`fmnist_edu.grid.run_grid`) can train the missing seeds of one
+design together, as one batched model (:func:`compute_seeds`, :mod:`fmnist_edu.batched`),
+where that was measured to pay: on a GPU. A batched seed equals its solo run within float
+rounding, not bit for bit, and is stored under the same key as its solo run (the store
+keeps one entry per seed); its ``device`` says it was batched. ``FMNIST_EDU_TRAINER=solo``
+trains every seed alone, as :func:`run` does, whatever the device.
 """
 
 from __future__ import annotations
@@ -13,17 +20,19 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
+from fmnist_edu import batched, models, permutation, registry, settings
 from fmnist_edu import data as data_module
-from fmnist_edu import models, permutation, registry
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.experiments.config import VALIDATION_SEED, Experiment
 from fmnist_edu.experiments.stored import Result, cached, save
+from fmnist_edu.records import History
 from fmnist_edu.settings import default_device, profile
 from fmnist_edu.store import ResultStore
 from fmnist_edu.training import derived_seed, evaluate, seed_everything, train
@@ -81,12 +90,7 @@ def compute(
     """
     device = device or default_device()
     train_split, val_split = prepare_splits(experiment, dataset)
-    seed_everything(experiment.seed)  # before the build: the seed sets the initial weights
-    model = experiment.build()
-    if experiment.custom:
-        registry.check_io(model, experiment.model)
-    if experiment.relabel:  # the unpermuted run's initial weights, relabelled
-        permutation.relabel_first_layer(model, permutation.pixel_permutation(experiment.permute))
+    model = initial_model(experiment)
     start = time.perf_counter()
     history = train(
         model,
@@ -100,16 +104,41 @@ def compute(
         progress=progress,
         augment=experiment.augment,
     )
+    seconds = time.perf_counter() - start
+    return _result(experiment, dataset, model, history, (train_split, val_split), device, seconds)
+
+
+def initial_model(experiment: Experiment) -> nn.Module:
+    """Build ``experiment``'s untrained model, its initial weights set by its seed."""
+    seed_everything(experiment.seed)  # before the build: the seed sets the initial weights
+    model = experiment.build()
+    if experiment.custom:
+        registry.check_io(model, experiment.model)
+    if experiment.relabel:  # the unpermuted run's initial weights, relabelled
+        permutation.relabel_first_layer(model, permutation.pixel_permutation(experiment.permute))
+    return model
+
+
+def _result(
+    experiment: Experiment,
+    dataset: data_module.FashionMNIST,
+    model: nn.Module,
+    history: History,
+    splits: tuple[data_module.Split, data_module.Split],
+    device: torch.device,
+    seconds: float,
+    device_name: str | None = None,
+) -> Result:
     return Result(
         experiment=experiment,
         history=history,
         test=evaluate(model, evaluation_split(experiment, dataset), device),
         parameters=models.count_parameters(model),
-        train_images=len(train_split),
-        val_images=len(val_split),
+        train_images=len(splits[0]),
+        val_images=len(splits[1]),
         test_images=len(dataset.test),
-        device=str(device),
-        train_seconds=time.perf_counter() - start,
+        device=device_name or str(device),
+        train_seconds=seconds,
         state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
     )
 
@@ -138,14 +167,90 @@ def run(
     return result
 
 
+def batches(
+    experiments: Sequence[Experiment],
+    device: torch.device | None = None,
+    trainer: str | None = None,
+) -> bool:
+    """Whether :func:`run_seeds` and the grid train ``experiments`` together, batched.
+
+    They must be two or more seeds of one design of the book's MLP or CNN. Then
+    ``trainer`` (default ``FMNIST_EDU_TRAINER``, see :func:`fmnist_edu.settings.trainer`)
+    decides: ``"batched"`` always, ``"solo"`` never, ``"auto"`` where it was measured
+    to pay (:data:`fmnist_edu.batched.PAYS`: on a GPU, not on a CPU).
+    """
+    chosen = settings.trainer(trainer)
+    if chosen == "solo" or len(experiments) < 2 or experiments[0].custom:
+        return False
+    design = dataclasses.replace(experiments[0], seed=0)
+    if any(dataclasses.replace(e, seed=0) != design for e in experiments):
+        return False
+    if len({e.seed for e in experiments}) != len(experiments):
+        return False
+    device = torch.device(device) if device is not None else default_device()
+    return chosen == "batched" or design.model in batched.PAYS.get(device.type, ())
+
+
+def compute_seeds(
+    experiments: Sequence[Experiment],
+    dataset: data_module.FashionMNIST,
+    device: torch.device | None = None,
+    progress: bool | None = None,
+) -> list[Result]:
+    """Train the seeds of one design as one batched model (:mod:`fmnist_edu.batched`).
+
+    Each result is that of :func:`compute` for its experiment, within float rounding (the
+    batched kernels sum in another order); no store is read or written. Its ``device``
+    reads e.g. ``"cuda (batched: 5 seeds)"`` and its ``train_seconds`` (and each epoch's
+    ``seconds``) is its share, the batched run's time divided by the seeds.
+
+    Raises:
+        ConfigError: when the experiments are not seeds of one design (:func:`batches`
+            with ``trainer="batched"``) or their models or splits differ in shape.
+    """
+    if not batches(experiments, device, "batched"):
+        raise ConfigError("compute_seeds trains two or more seeds of one design of the MLP "
+                          "or CNN; train the others with compute")  # fmt: skip
+    device = torch.device(device) if device is not None else default_device()
+    splits = [prepare_splits(e, dataset) for e in experiments]
+    built = [initial_model(e) for e in experiments]
+    first = experiments[0]
+    start = time.perf_counter()
+    histories = batched.train_seeds(
+        built,
+        [t for t, _ in splits],
+        [v for _, v in splits],
+        [e.seed for e in experiments],
+        epochs=first.epochs,
+        batch_size=first.batch_size,
+        lr=first.lr,
+        device=device,
+        progress=progress,
+        augment=first.augment,
+    )
+    share = (time.perf_counter() - start) / len(experiments)
+    name = f"{device} (batched: {len(experiments)} seeds)"
+    return [
+        _result(e, dataset, m, h, sp, device, share, name)
+        for e, m, h, sp in zip(experiments, built, histories, splits, strict=True)
+    ]
+
+
 def run_seeds(
     experiment: Experiment,
     seeds: Iterable[int] | None = None,
     dataset: data_module.FashionMNIST | None = None,
     store: ResultStore | None = None,
+    trainer: str | None = None,
     **kwargs: Any,
 ) -> list[Result]:
     """Run ``experiment`` once per seed and return the results in the seeds' order.
+
+    Seeds the store holds are loaded from it; the missing ones are trained together as
+    one batched model when :func:`batches` says so (:func:`compute_seeds`), else one at
+    a time with :func:`run`. Either way the store keeps one entry per seed, under the
+    key of its solo run: a batched seed equals its solo run within float rounding, as a
+    GPU's result equals a CPU's, and its ``device`` names the batched trainer.
 
     Args:
         experiment: the run; its ``seed`` is replaced by each of ``seeds``. Its
@@ -153,15 +258,29 @@ def run_seeds(
             already holds the profile's).
         seeds: the seeds; default: the profile's (``FMNIST_EDU_PROFILE``: 0-4 for
             ``full``, 0-2 for ``quick``).
-        dataset, store: as for :func:`run`; ``kwargs`` go to :func:`run`.
+        dataset, store: as for :func:`run`; ``kwargs`` (``device``, ``progress``) go
+            to :func:`run` or :func:`compute_seeds`.
+        trainer: ``"auto"``, ``"solo"`` or ``"batched"``; default ``FMNIST_EDU_TRAINER``,
+            else ``"auto"`` (see :func:`batches`).
     """
     if seeds is None:
         seeds = profile().seeds
-    seeds = list(seeds)
-    if not seeds:
+    runs = [dataclasses.replace(experiment, seed=s) for s in seeds]
+    if not runs:
         raise ConfigError("seeds=[]: give at least one seed")
     dataset = dataset or data_module.load()
-    return [run(dataclasses.replace(experiment, seed=s), dataset, store, **kwargs) for s in seeds]
+    store = store or ResultStore()
+    found = {r: cached(r, dataset, store) for r in dict.fromkeys(runs)}
+    missing = [r for r, result in found.items() if result is None]
+    if batches(missing, kwargs.get("device"), trainer):
+        store.check_writable()
+        for result in compute_seeds(missing, dataset, **kwargs):
+            save(result, dataset, store)
+            found[result.experiment] = result
+    else:
+        for r in missing:
+            found[r] = run(r, dataset, store, **kwargs)
+    return [found[r] for r in runs]  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
