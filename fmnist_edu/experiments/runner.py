@@ -99,6 +99,7 @@ def compute(
         device=device,
         progress=progress,
         augment=experiment.augment,
+        validate=experiment.validate,
     )
     return Result(
         experiment=experiment,
