@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmnist_edu import data, models, summary, training
+from fmnist_edu import models, summary
 from fmnist_edu.errors import ConfigError
 
 
@@ -116,27 +116,6 @@ def test_build_model_rejects_unknown_names_and_options():
         models.build_model("resnet")
     with pytest.raises(ConfigError, match="takes no CNN options"):
         models.build_model("mlp", kernel_size=5)
-
-
-def _trained(options, fuse, subset, n=256):
-    training.seed_everything(0)
-    model = models.CNN(**options)
-    model.fuse = fuse
-    train = data.stratified_limit(subset.train, n)
-    history = training.train(model, train, epochs=2, batch_size=64, progress=False, device="cpu")
-    return model, history
-
-
-@pytest.mark.parametrize(
-    "options",
-    [{}, {"padding": "valid", "depth": 3}, {"convs_per_block": 2}, {"downsample": "stride"}],
-)
-def test_fused_training_gives_the_module_by_module_weights_bit_for_bit(subset, options):
-    fused, h_fused = _trained(options, True, subset)
-    plain, h_plain = _trained(options, False, subset)
-    assert h_fused.column("loss") == h_plain.column("loss")
-    for (name, a), b in zip(fused.state_dict().items(), plain.state_dict().values(), strict=True):
-        assert torch.equal(a, b), name
 
 
 def test_fusion_runs_only_in_training_and_never_past_a_hook(monkeypatch):

@@ -1,8 +1,9 @@
 """The fast paths of the training loop give the plain loop's results, bit for bit.
 
-Sums on the device against the Python sums the loop used before; the CUDA-graph path
-against the plain loop, on a CPU through a stand-in capture (records without running,
-replays by running), and on a GPU for real when one is present.
+Sums on the device against the Python sums the loop used before; the CNN's fused ReLU ->
+pool against its modules run in turn; the CUDA-graph path against the plain loop, on a
+CPU through a stand-in capture (records without running, replays by running), and on a
+GPU for real when one is present. ``predict`` against its old settings.
 """
 
 from __future__ import annotations
@@ -158,6 +159,29 @@ def test_cuda_graph_gives_the_plain_loops_results_on_a_gpu(subset, name, caplog)
     assert graphed.column("loss") == plain.column("loss")
     assert graphed.column("train_accuracy") == plain.column("train_accuracy")
     assert _same(graph_net, plain_net)
+
+
+def _trained(options, fuse, subset, device, n=256):
+    training.seed_everything(0)
+    model = models.CNN(**options)
+    model.fuse = fuse
+    train = _split(subset, n)
+    history = training.train(model, train, epochs=2, batch_size=64, progress=False, device=device)
+    return model, history
+
+
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if CUDA else []))
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"padding": "valid", "depth": 3}, {"convs_per_block": 2}, {"downsample": "stride"}],
+)
+def test_fused_training_gives_the_module_by_module_weights_bit_for_bit(subset, options, device):
+    """The CNN's fused ReLU -> pool (models.fused_features) against its modules in turn."""
+    fused, h_fused = _trained(options, True, subset, device)
+    plain, h_plain = _trained(options, False, subset, device)
+    assert h_fused.column("loss") == h_plain.column("loss")
+    for (name, a), b in zip(fused.state_dict().items(), plain.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
 
 
 @torch.no_grad()
