@@ -308,9 +308,14 @@ class CNN(nn.Module):
         In training mode each ReLU followed by a max-pool runs fused (see
         :func:`fused_features`): the same numbers and gradients, bit for bit, in less time.
         """
-        if self.fuse and self.training and torch.is_grad_enabled():
-            return self.classifier(fused_features(self.features, x))
+        if self.training and torch.is_grad_enabled() and not torch.jit.is_scripting():
+            return self._fused_forward(x)
         return self.classifier(self.features(x))
+
+    @torch.jit.unused  # TorchScript exports the model for evaluation, module by module
+    def _fused_forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = fused_features(self.features, x) if self.fuse else self.features(x)
+        return self.classifier(features)
 
 
 def build_model(name: str, **options: object) -> nn.Module:
