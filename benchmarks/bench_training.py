@@ -9,14 +9,28 @@ Prints, in one run:
   image (forward and backward, counted by ``torch.utils.flop_counter``), and on the CPU
   the images per second of ``fmnist_edu.training.train`` (best epoch after a warm-up
   epoch) with the GFLOP/s and fraction of the sgemm peak that makes;
+- BEFORE and AFTER issue 18, each figure in the same run: BEFORE is the CNN's modules
+  run one by one in training (``CNN.fuse = False``), glibc's default handling of freed
+  memory (no :func:`fmnist_edu.training.keep_freed_memory`) and ``predict``'s old
+  settings (the weights as read back from the store, batches of 1,024); AFTER is the
+  package as it is. BEFORE runs first: the memory setting cannot be undone in a process;
+- ``predict`` on the test images, BEFORE and AFTER, by CPU time, and whether the predicted
+  classes are identical;
+- the share of validation in a run's time on the full release (54,000 training images,
+  6,000 validation images), from the measured training and evaluation rates: for one
+  full-size epoch, and for the Inductive-bias chapter's sample-efficiency study (100 to
+  2,000 images, each seeing as many images as 10 epochs on all), which validated after
+  every epoch BEFORE and not at all AFTER;
 - on a GPU, when one is present: images per second of the same deterministic loop with
-  and without the CUDA graph, on the training images repeated to 60,000 (the size of the
-  full release), so that an epoch is long enough to time.
+  and without the CUDA graph (and the CNN's modules one by one, with the graph), on the
+  training images repeated to 60,000 (the size of the full release), so that an epoch is
+  long enough to time.
 
 Run: ``python benchmarks/bench_training.py [--epochs 3] [--data-dir PATH] [--json FILE]``
 (``make bench``). With ``--threads 1`` it also times by CPU time, which the load of
-other programs hardly changes. ``--profile cpu|cuda`` prints a ``torch.profiler`` table of a few CNN
-training steps instead (top 15 operators by own time); ``--dataloader`` adds the usual
+other programs hardly changes. ``--profile cpu|cuda`` prints ``torch.profiler`` tables of a
+few CNN training steps instead (top 15 operators by own time), BEFORE and AFTER;
+``--dataloader`` adds the usual
 tutorial pipeline (a per-sample PIL ``Dataset`` in a ``DataLoader``) for comparison.
 A figure, not a test: the numbers depend on the machine and on what else runs on it.
 """
@@ -24,6 +38,7 @@ A figure, not a test: the numbers depend on the machine and on what else runs on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -32,6 +47,7 @@ import sys
 import time
 
 import torch
+from before_after import before, predict_report, validation_report
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -40,6 +56,7 @@ from fmnist_edu.errors import FmnistEduError
 
 BATCH = 128
 FULL_TRAIN = 60_000
+MODELS = ("mlp", "cnn")
 
 
 def sgemm_peak(side: int = 2048, repeats: int = 7, clock=time.perf_counter) -> float:
@@ -105,35 +122,59 @@ def machine() -> str:
     )
 
 
+def _fraction(rate: float, flops: float, peak: float) -> str:
+    gflops = rate * flops / 1e9
+    return f"{gflops:5.1f} GFLOP/s = {gflops / peak:.2f} of sgemm peak"
+
+
+def _measure(split: data.Split, epochs: int, when: str, by_cpu_time: bool) -> dict:
+    """Per model: images/s of each timed epoch, and (``by_cpu_time``) by CPU time."""
+    with before() if when == "before" else contextlib.nullcontext():
+        rates = {name: {"epochs": epoch_rates(name, split, epochs, "cpu")} for name in MODELS}
+        if by_cpu_time:
+            for name in MODELS:
+                rates[name]["by_cpu_time"] = on_cpu_rate(name, split, epochs)
+    return rates
+
+
 def cpu_report(split: data.Split, epochs: int, results: dict) -> None:
-    """Measure and print CPU images/s and the fraction of the sgemm peak, per model."""
+    """Measure and print CPU images/s and the fraction of the sgemm peak, per model,
+    BEFORE and AFTER.
+
+    BEFORE runs first, even before the sgemm peak: glibc raises its threshold for
+    mapping fresh memory after freeing a large block (such as the peak's 16 MB
+    matrices), which would hide from BEFORE part of the cost that a fresh process pays.
+    """
+    by_cpu_time = torch.get_num_threads() == 1  # robust to other programs' load
+    rates = {"before": _measure(split, epochs, "before", by_cpu_time)}
     peaks = [sgemm_peak()]
-    rates = {}
-    for name in ("mlp", "cnn"):
-        rates[name] = epoch_rates(name, split, epochs, "cpu")
-        peaks.append(sgemm_peak())
+    rates["after"] = _measure(split, epochs, "after", by_cpu_time)
+    peaks.append(sgemm_peak())
     peak = max(peaks)
     print(f"sgemm peak: {peak:,.0f} GFLOP/s (best of {len(peaks)} rounds: "
           f"{', '.join(f'{p:,.0f}' for p in peaks)})")  # fmt: skip
     results["cpu"] = {"sgemm_gflops": peak, "threads": torch.get_num_threads()}
-    for name, per_epoch in rates.items():
+    if by_cpu_time:
+        cpu_peak = results["cpu"]["sgemm_by_cpu_time"] = sgemm_peak(clock=time.process_time)
+    for name in MODELS:
         flops = flops_per_image(name)
-        best, median = max(per_epoch), statistics.median(per_epoch)
-        gflops = best * flops / 1e9
-        print(f"cpu  {name}: {flops / 1e6:5.1f} MFLOP/image | {best:8,.0f} img/s best epoch "
-              f"(median {median:,.0f}) | {gflops:5.1f} GFLOP/s = {gflops / peak:.2f} "
-              f"of sgemm peak")  # fmt: skip
-        results["cpu"][name] = {"images_per_s": best, "median": median, "flops": flops}
-    if torch.get_num_threads() == 1:  # the same, timed by CPU time: robust to load
-        peak = sgemm_peak(clock=time.process_time)
-        print(f"by CPU time (1 thread, robust to other programs' load): sgemm {peak:,.0f} GFLOP/s")
-        for name in ("mlp", "cnn"):
-            rate = on_cpu_rate(name, split, epochs)
-            gflops = rate * results["cpu"][name]["flops"] / 1e9
-            print(f"cpu  {name}: {rate:8,.0f} img/s by CPU time | {gflops:5.1f} GFLOP/s = "
-                  f"{gflops / peak:.2f} of sgemm peak")  # fmt: skip
-            results["cpu"][name]["by_cpu_time"] = rate
-        results["cpu"]["sgemm_by_cpu_time"] = peak
+        results["cpu"][name] = {"flops": flops}
+        for when in ("before", "after"):
+            per_epoch = rates[when][name]["epochs"]
+            best, median = max(per_epoch), statistics.median(per_epoch)
+            print(f"cpu  {name} {when.upper():6}: {flops / 1e6:5.1f} MFLOP/image | {best:8,.0f} "
+                  f"img/s best epoch (median {median:,.0f}) | "
+                  f"{_fraction(best, flops, peak)}")  # fmt: skip
+            figures = {"images_per_s": best, "median": median,
+                       "peak_fraction": best * flops / 1e9 / peak}  # fmt: skip
+            if by_cpu_time:
+                rate = rates[when][name]["by_cpu_time"]
+                print(f"cpu  {name} {when.upper():6}: {rate:8,.0f} img/s by CPU time (1 thread, "
+                      f"sgemm {cpu_peak:,.0f} GFLOP/s by CPU time) | "
+                      f"{_fraction(rate, flops, cpu_peak)}")  # fmt: skip
+                figures |= {"by_cpu_time": rate,
+                            "peak_fraction_by_cpu_time": rate * flops / 1e9 / cpu_peak}  # fmt: skip
+            results["cpu"][name] |= figures if when == "after" else {"before": figures}
 
 
 def gpu_report(split: data.Split, epochs: int, results: dict) -> None:
@@ -150,9 +191,22 @@ def gpu_report(split: data.Split, epochs: int, results: dict) -> None:
         print(f"cuda {name}: {figures[True]:9,.0f} img/s with the CUDA graph | "
               f"{figures[False]:9,.0f} img/s plain loop | {speedup:.1f}x")  # fmt: skip
         results["cuda"][name] = {"images_per_s": figures[True], "plain": figures[False]}
+        if name == "cnn":
+            with before():
+                unfused = max(epoch_rates(name, big, epochs, "cuda"))
+            print(f"cuda cnn BEFORE (modules one by one, CUDA graph): {unfused:9,.0f} img/s")
+            results["cuda"][name]["before"] = {"images_per_s": unfused}
 
 
 def profile(split: data.Split, device: str, steps: int = 12) -> None:
+    """Print torch.profiler tables of ``steps`` CNN training steps, BEFORE and AFTER."""
+    for when in ("before", "after"):
+        print(f"--- {when.upper()}")
+        with before() if when == "before" else contextlib.nullcontext():
+            _profile(split, device, steps)
+
+
+def _profile(split: data.Split, device: str, steps: int) -> None:
     """Print a torch.profiler table of ``steps`` CNN training steps (plain loop)."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as profiler
@@ -213,7 +267,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        split = data.load(args.data_dir).train
+        dataset = data.load(args.data_dir)
+        split = dataset.train
     except FmnistEduError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -224,6 +279,8 @@ def main() -> None:
     results: dict = {"machine": machine(), "images": len(split)}
     if not args.no_cpu:
         cpu_report(split, args.epochs, results)
+        predict_report(dataset, results)
+        validation_report(dataset, results, lambda name: on_cpu_rate(name, dataset.train, 2))
     if args.dataloader:
         dataloader_report(split, args.epochs)
     if torch.cuda.is_available():

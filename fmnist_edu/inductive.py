@@ -181,11 +181,16 @@ def sample_efficiency_experiments(
     ``available`` images for ``epochs`` epochs (``limit=None``: the same run as
     ``Experiment(model=model, epochs=epochs)``, so it comes from the store when that ran).
     Smaller sizes take a class-stratified subset (drawn with the run's seed) and
-    :func:`scaled_epochs`.
+    :func:`scaled_epochs`, and never validate (``validate="none"``): the study compares
+    test accuracies, and validating 6,000 images after each of a run's many short epochs
+    took most of its time.
     """
     chosen = sorted(s for s in set(sizes) if s < available)
     runs = [
-        Experiment(model=model, limit=s, epochs=scaled_epochs(epochs, available, s)) for s in chosen
+        Experiment(
+            model=model, limit=s, epochs=scaled_epochs(epochs, available, s), validate="none"
+        )
+        for s in chosen
     ]
     return runs + [Experiment(model=model, epochs=epochs)]
 

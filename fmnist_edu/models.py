@@ -204,6 +204,42 @@ def build_features(blocks: Sequence[Block]) -> tuple[nn.Sequential, int, int]:
     return nn.Sequential(OrderedDict(layers)), channels, side  # -> [B, channels, side, side]
 
 
+def _hooked(module: nn.Module) -> bool:
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks)  # fmt: skip
+
+
+def fused_features(features: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """Run ``features`` on ``x``, with each ReLU -> 2D max-pool pair fused: pool, then ReLU.
+
+    Max commutes with the ReLU (a monotone function), so ``relu(pool(x))`` equals
+    ``pool(relu(x))`` bit for bit, and so do the gradients: both send a window's gradient
+    to the first position of its maximum when that maximum is positive, and nothing when
+    it is not (ReLU's gradient is 0 there). The ReLU then reads and writes a quarter of
+    the values, in the forward and the backward pass; on a CPU, where these layers wait
+    on memory, that is a sixth of a training step of the default CNN. Training uses it
+    (:meth:`CNN.forward` in training mode); evaluation and attribution methods, which
+    read the layers in their stored order, run the modules one by one. A layer with a
+    hook attached runs as itself.
+    """
+    layers = list(features)
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        pool = layers[i + 1] if i + 1 < len(layers) else None
+        if (
+            type(layer) is nn.ReLU
+            and type(pool) is nn.MaxPool2d
+            and not (_hooked(layer) or _hooked(pool))
+        ):
+            x = layer(pool(x))
+            i += 2
+        else:
+            x = layer(x)
+            i += 1
+    return x
+
+
 class CNN(nn.Module):
     """A small VGG-style CNN: ``depth`` blocks of conv -> ReLU -> 2x2 max-pool, then a head.
 
@@ -224,7 +260,14 @@ class CNN(nn.Module):
             convolution has stride 2) to halve each block's output.
         blocks: the architecture as a list of :class:`Block`; when given, it replaces
             the seven design arguments above (which must then keep their defaults).
+
+    Attributes:
+        fuse: in training mode, run each ReLU -> max-pool pair fused (default ``True``;
+            see :func:`fused_features`); ``False`` runs every module in turn, the same
+            numbers more slowly (``benchmarks/bench_training.py`` times both).
     """
+
+    fuse: bool = True
 
     def __init__(
         self,
@@ -260,8 +303,19 @@ class CNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map images ``[B, 1, 28, 28]`` to logits ``[B, num_classes]``."""
+        """Map images ``[B, 1, 28, 28]`` to logits ``[B, num_classes]``.
+
+        In training mode each ReLU followed by a max-pool runs fused (see
+        :func:`fused_features`): the same numbers and gradients, bit for bit, in less time.
+        """
+        if self.training and torch.is_grad_enabled() and not torch.jit.is_scripting():
+            return self._fused_forward(x)
         return self.classifier(self.features(x))
+
+    @torch.jit.unused  # TorchScript exports the model for evaluation, module by module
+    def _fused_forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = fused_features(self.features, x) if self.fuse else self.features(x)
+        return self.classifier(features)
 
 
 def build_model(name: str, **options: object) -> nn.Module:

@@ -5,6 +5,9 @@
 results store keeps them as JSON, and their ``from_dict`` methods check every field of
 what they read back (types, ranges, and that numbers are finite where they must be), so
 a damaged entry is an error that names the field.
+
+An epoch that was not validated (see :data:`VALIDATION`) records its ``val_accuracy`` as
+``None`` (JSON ``null``), never as a number.
 """
 
 from __future__ import annotations
@@ -16,6 +19,22 @@ from typing import Any
 from fmnist_edu.data import CLASS_NAMES
 
 NUM_CLASSES = len(CLASS_NAMES)
+#: When a run measures its validation accuracy: after every epoch (``"epoch"``), after the
+#: last one only (``"last"``), or never (``"none"``). Validation changes no weight.
+VALIDATION = ("epoch", "last", "none")
+
+
+def validated_epochs(validate: str, epochs: int) -> list[int]:
+    """The epochs (numbered from 1) after which a run with ``validate`` measures accuracy.
+
+    Raises:
+        ValueError: for a ``validate`` that is not one of :data:`VALIDATION`.
+    """
+    if validate not in VALIDATION:
+        raise ValueError(f"validate={validate!r}: choose one of {', '.join(VALIDATION)}")
+    if validate == "epoch":
+        return list(range(1, epochs + 1))
+    return [epochs] if validate == "last" and epochs >= 1 else []
 
 
 def _fields(data: Any, cls: type, where: str) -> dict[str, Any]:
@@ -66,7 +85,7 @@ class EpochStats:
     epoch: int
     loss: float
     train_accuracy: float
-    val_accuracy: float
+    val_accuracy: float | None  # None: not validated after this epoch
     seconds: float
 
     @classmethod
@@ -77,7 +96,9 @@ class EpochStats:
             epoch=_count(d["epoch"], f"{where}.epoch"),
             loss=_loss(d["loss"], f"{where}.loss"),
             train_accuracy=_number(d["train_accuracy"], f"{where}.train_accuracy", 0, 1),
-            val_accuracy=_number(d["val_accuracy"], f"{where}.val_accuracy", 0, 1),
+            val_accuracy=None
+            if d["val_accuracy"] is None
+            else _number(d["val_accuracy"], f"{where}.val_accuracy", 0, 1),
             seconds=duration(d["seconds"], f"{where}.seconds"),
         )
 
@@ -89,8 +110,25 @@ class History:
     epochs: list[EpochStats] = field(default_factory=list)
 
     def column(self, name: str) -> list[float]:
-        """Return one statistic over the epochs, e.g. ``column("val_accuracy")``."""
-        return [getattr(e, name) for e in self.epochs]
+        """Return one statistic over the epochs, e.g. ``column("val_accuracy")``.
+
+        Raises:
+            ValueError: when some epoch did not measure it (a run that validated only
+                after its last epoch, or never, has no validation curve).
+        """
+        values = [getattr(e, name) for e in self.epochs]
+        missing = [e.epoch for e, v in zip(self.epochs, values, strict=True) if v is None]
+        if missing:
+            raise ValueError(
+                f"{name} was not measured after epoch(s) {', '.join(map(str, missing[:5]))}"
+                f"{', ...' if len(missing) > 5 else ''}: a curve needs a run that "
+                "validates after every epoch (validate='epoch')"
+            )
+        return values
+
+    def validated(self) -> list[int]:
+        """The epochs after which the validation accuracy was measured."""
+        return [e.epoch for e in self.epochs if e.val_accuracy is not None]
 
     @property
     def seconds(self) -> float:

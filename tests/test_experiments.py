@@ -145,6 +145,7 @@ DAMAGE = {
     "negative count": (_set(("train_images",), -5), None),
     "infinite train_seconds": (_set(("train_seconds",), float("inf")), None),
     "infinite epoch seconds": (_set(("history", "epochs", 0, "seconds"), float("inf")), None),
+    "validation dropped": (_set(("history", "epochs", 0, "val_accuracy"), None), None),
     "wrong parameters": (_set(("parameters",), 7), None),
     "wrong state keys": (None, {"w": torch.zeros(3)}),
     "wrong state shapes": (None, models.MLP(hidden=(128, 32)).state_dict()),

@@ -116,3 +116,28 @@ def test_build_model_rejects_unknown_names_and_options():
         models.build_model("resnet")
     with pytest.raises(ConfigError, match="takes no CNN options"):
         models.build_model("mlp", kernel_size=5)
+
+
+def test_fusion_runs_only_in_training_and_never_past_a_hook(monkeypatch):
+    model = models.CNN()
+    shapes = []
+    relu = torch.nn.functional.relu
+    monkeypatch.setattr(
+        torch.nn.functional, "relu", lambda x, inplace=False: shapes.append(x.shape) or relu(x)
+    )
+    x = torch.rand(2, 1, 28, 28)
+    model(x)  # training: each ReLU runs on its pooled maps
+    assert shapes[:2] == [(2, 32, 14, 14), (2, 64, 7, 7)]
+    shapes.clear()
+    handle = model.features.relu1.register_forward_hook(lambda m, i, o: None)
+    model(x)  # a hooked ReLU runs as itself, before its pool; the other pair stays fused
+    assert shapes[:2] == [(2, 32, 28, 28), (2, 64, 7, 7)]
+    handle.remove()
+    shapes.clear()
+    model.eval()
+    with torch.no_grad():
+        expected = model(x)  # evaluation: the modules in their stored order
+        assert shapes[:2] == [(2, 32, 28, 28), (2, 64, 14, 14)]
+        assert torch.equal(model.classifier(models.fused_features(model.features, x)), expected)
+    names = [name for name, _ in model.features.named_children()]
+    assert names == ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"]

@@ -1,8 +1,9 @@
 """The fast paths of the training loop give the plain loop's results, bit for bit.
 
-Sums on the device against the Python sums the loop used before; the CUDA-graph path
-against the plain loop, on a CPU through a stand-in capture (records without running,
-replays by running), and on a GPU for real when one is present.
+Sums on the device against the Python sums the loop used before; the CNN's fused ReLU ->
+pool against its modules run in turn; the CUDA-graph path against the plain loop, on a
+CPU through a stand-in capture (records without running, replays by running), and on a
+GPU for real when one is present. ``predict`` against its old settings.
 """
 
 from __future__ import annotations
@@ -158,3 +159,63 @@ def test_cuda_graph_gives_the_plain_loops_results_on_a_gpu(subset, name, caplog)
     assert graphed.column("loss") == plain.column("loss")
     assert graphed.column("train_accuracy") == plain.column("train_accuracy")
     assert _same(graph_net, plain_net)
+
+
+def _trained(options, fuse, subset, device, n=256):
+    training.seed_everything(0)
+    model = models.CNN(**options)
+    model.fuse = fuse
+    train = _split(subset, n)
+    history = training.train(model, train, epochs=2, batch_size=64, progress=False, device=device)
+    return model, history
+
+
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if CUDA else []))
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"padding": "valid", "depth": 3}, {"convs_per_block": 2}, {"downsample": "stride"}],
+)
+def test_fused_training_gives_the_module_by_module_weights_bit_for_bit(subset, options, device):
+    """The CNN's fused ReLU -> pool (models.fused_features) against its modules in turn."""
+    fused, h_fused = _trained(options, True, subset, device)
+    plain, h_plain = _trained(options, False, subset, device)
+    assert h_fused.column("loss") == h_plain.column("loss")
+    for (name, a), b in zip(fused.state_dict().items(), plain.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+@torch.no_grad()
+def _old_predict(model, split, batch_size=1024):
+    """``predict`` as it was: the model's weights as they come, batches of 1,024."""
+    model.eval()
+    out = [model(training.to_inputs(split.images[i : i + batch_size])).argmax(1)
+           for i in range(0, len(split), batch_size)]  # fmt: skip
+    return torch.cat(out)
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_predict_in_channels_last_gives_the_old_predictions(subset, name):
+    training.seed_everything(0)
+    trained = models.build_model(name)
+    training.train(trained, _split(subset, 300), epochs=1, progress=False, device="cpu")
+    stored = models.build_model(name)  # as read back from the store: default layout
+    stored.load_state_dict({k: v.contiguous() for k, v in trained.state_dict().items()})
+    expected = _old_predict(stored, subset.test)
+    assert torch.equal(training.predict(stored, subset.test), expected)
+    assert all(p.is_contiguous(memory_format=torch.channels_last)
+               for p in stored.parameters() if p.dim() == 4)  # fmt: skip
+    assert torch.equal(training.predict(stored, subset.test, batch_size=7), expected)
+
+
+@pytest.mark.skipif(
+    not training.keep_freed_memory(), reason="glibc's mallopt only (Linux with glibc)"
+)
+def test_freed_feature_maps_are_reused_without_page_faults():
+    resource = pytest.importorskip("resource")
+    side = 12_800_000 // 4  # the CNN's first feature maps at batch 128: 12.8 MB
+    torch.ones(side)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(20):
+        torch.ones(side)  # allocated, written, freed
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert faults < 20 * side * 4 // 4096 // 10  # mapped afresh, each would fault 3,125 pages

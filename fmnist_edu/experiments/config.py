@@ -13,6 +13,7 @@ from torch import nn
 
 from fmnist_edu import models, registry
 from fmnist_edu.errors import ConfigError
+from fmnist_edu.records import VALIDATION
 from fmnist_edu.settings import profile
 from fmnist_edu.training import AUGMENTATIONS
 
@@ -85,6 +86,11 @@ class Experiment:
             label permutation (0 to 2**63 - 1).
         limit: train on this many images (class-stratified), or ``None`` for all.
         val_fraction: share of each class held out for validation.
+        validate: when to measure the accuracy on the validation images: after every
+            epoch (``"epoch"``, the default: what a learning curve needs), after the last
+            epoch only (``"last"``), or never (``"none"``: for runs judged by their test
+            accuracy alone). Epochs not validated record ``val_accuracy=None``. It changes
+            no weight, only the time a run takes, and the store keeps one entry per value.
     """
 
     model: str | Callable[[], nn.Module] = "cnn"
@@ -105,6 +111,7 @@ class Experiment:
     relabel: bool = False
     limit: int | None = None
     val_fraction: float = 0.1
+    validate: str = "epoch"
     builder: Callable[[], nn.Module] | None = field(default=None, repr=False, compare=False)
     """Set from ``model``: the builder of a model of your own (``None`` for the book's)."""
 
@@ -176,6 +183,8 @@ class Experiment:
         self._check_number("val_fraction", 0, 1)
         if self.augment not in AUGMENTATIONS:
             raise ConfigError(f"augment={self.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
+        if self.validate not in VALIDATION:
+            raise ConfigError(f"validate={self.validate!r}: choose one of {', '.join(VALIDATION)}")
         if self.labels not in LABELS:
             raise ConfigError(f"labels={self.labels!r}: choose one of {', '.join(LABELS)}")
         self._check_permutation()
@@ -228,8 +237,8 @@ class Experiment:
 
         The CNN fields are dropped for the MLP and for your own models, whose entry
         ``builder`` is their :func:`fmnist_edu.registry.fingerprint`. ``convs_per_block``,
-        ``downsample``, ``hidden``, ``augment``, ``labels``, ``permute`` and ``relabel``,
-        added later, appear only when they differ from their defaults, so the
+        ``downsample``, ``hidden``, ``augment``, ``labels``, ``permute``, ``relabel`` and
+        ``validate``, added later, appear only when they differ from their defaults, so the
         configurations of the earlier experiments keep their form.
         """
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -253,6 +262,8 @@ class Experiment:
             fields.pop("permute")
         if not self.relabel:
             fields.pop("relabel")
+        if self.validate == "epoch":
+            fields.pop("validate")
         return fields
 
     def build(self) -> nn.Module:

@@ -103,6 +103,7 @@ def compute(
         device=device,
         progress=progress,
         augment=experiment.augment,
+        validate=experiment.validate,
     )
     seconds = time.perf_counter() - start
     return _result(experiment, dataset, model, history, (train_split, val_split), device, seconds)

@@ -72,6 +72,9 @@ def _from_store(experiment: Experiment, metrics: dict[str, Any], state: dict) ->
     history = History.from_dict(metrics["history"], "metrics.history")
     if len(history.epochs) != experiment.epochs:
         raise ValueError(f"metrics.history: {len(history.epochs)} epochs, not {experiment.epochs}")
+    if history.validated() != records.validated_epochs(experiment.validate, experiment.epochs):
+        raise ValueError(f"metrics.history: validated after epochs {history.validated()[:5]}, "
+                         f"not as validate={experiment.validate!r} says")  # fmt: skip
     with torch.device("meta"):  # shapes only: no memory, no draw from the random generator
         model = experiment.build()
     model.load_state_dict(state, strict=True, assign=True)  # names and shapes must match
