@@ -21,7 +21,10 @@
 #               cut off or makes the page scroll sideways, or clipped "Next" link text.
 # And a figure, not a test:
 #   make bench  training speed: the sgemm peak, the MLP's and the CNN's images/s and fraction
-#               of that peak on the CPU, and on a GPU when present (benchmarks/bench_training.py)
+#               of that peak on the CPU, and on a GPU when present, before and after this
+#               round's speed-ups (benchmarks/bench_training.py); then the seeds of one design
+#               trained one after the other against batched as one model, with how far each
+#               batched seed is from its solo run (benchmarks/bench_batched.py)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -60,6 +63,7 @@ workflows: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_batched.py
 
 test: lint workflows
 	$(BIN)/python -m pytest

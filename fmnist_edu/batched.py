@@ -44,7 +44,7 @@ from fmnist_edu import cuda_graph as graphs
 from fmnist_edu import settings, training
 from fmnist_edu.data import Split
 from fmnist_edu.errors import ConfigError, DataError
-from fmnist_edu.records import EpochStats, History
+from fmnist_edu.records import VALIDATION, EpochStats, History, validated_epochs
 
 #: Where training seeds batched was measured to pay (``benchmarks/bench_batched.py``). On
 #: a 2-core CPU neither model gains (CNN 0.6, MLP 0.9 times the solo rate at batch 128).
@@ -203,6 +203,7 @@ def train_seeds(
     progress: bool | None = None,
     augment: str | training.Augment | None = None,
     cuda_graph: bool = True,
+    validate: str = "epoch",
 ) -> list[History]:
     """Train each seed's model as :func:`fmnist_edu.training.train` would, all in one batch.
 
@@ -231,6 +232,9 @@ def train_seeds(
     if device.type == "cuda" and cublas not in settings.DETERMINISTIC_CUBLAS:
         raise ConfigError(f"{settings.CUBLAS_ENV}={cublas!r}: deterministic training on a GPU "
                           f"needs {' or '.join(settings.DETERMINISTIC_CUBLAS)}")  # fmt: skip
+    if validate not in VALIDATION:
+        raise ConfigError(f"validate={validate!r}: choose one of {', '.join(VALIDATION)}")
+    check = set(validated_epochs(validate, epochs))
     n, count = len(train_splits[0]), len(seeds)
     for model in models:
         model.to(device=device, memory_format=torch.channels_last)
@@ -278,8 +282,8 @@ def train_seeds(
             seconds = (time.perf_counter() - start) / count
             each = zip(models, val_splits, histories, losses, correct, strict=True)
             for model, val_split, history, loss, right in each:
-                val = 0.0
-                if val_split is not None:
+                val = None  # as solo: None after an epoch not validated, or without a split
+                if val_split is not None and epoch in check:
                     val = training.evaluate(model, val_split, device).accuracy
                 history.epochs.append(EpochStats(epoch, loss / n, right / n, val, seconds))
     for model in models:

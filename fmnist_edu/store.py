@@ -37,6 +37,7 @@ _CODE_FILES = (
     "data.py",
     "models.py",
     "training.py",
+    "batched.py",
     "transforms.py",
     "permutation.py",
     "registry.py",

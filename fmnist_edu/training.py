@@ -10,7 +10,11 @@ the same PyTorch version, gives bit-identical weights and metrics. For that,
 :func:`train` runs under :func:`deterministic_algorithms` (deterministic cuDNN and
 cuBLAS kernels, no cuDNN autotuning), and :mod:`fmnist_edu.settings` sets
 ``CUBLAS_WORKSPACE_CONFIG`` before CUDA starts. Results on a CPU and a GPU, or with
-another thread count, agree only up to rounding.
+another thread count, agree only up to rounding. So do seeds that
+:func:`fmnist_edu.experiments.run_seeds` or a design grid train together as one batched
+model (:mod:`fmnist_edu.batched`; by default on a GPU only): each equals its solo run up
+to rounding, amplified over a run as between devices, and ``FMNIST_EDU_TRAINER=solo``
+trains each seed alone.
 
 Speed: the loss and the count of correct predictions are summed on the device, and each
 epoch's shuffled order is moved to the device once, so a step never waits for the GPU;

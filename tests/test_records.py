@@ -8,7 +8,16 @@ import json
 import pytest
 import torch
 
-from fmnist_edu import analysis, data, experiments, inductive, models, plots, records, training
+from fmnist_edu import (
+    analysis,
+    data,
+    experiments,
+    inductive,
+    models,
+    plots_architectures,
+    records,
+    training,
+)
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.experiments import Experiment
 
@@ -63,7 +72,7 @@ def test_a_curve_of_unvalidated_epochs_is_refused_in_one_line(subset):
     with pytest.raises(ValueError, match="validate='epoch'"):
         analysis.curve_end([history], "val_accuracy")
     with pytest.raises(ValueError, match="validate='epoch'"):
-        plots.learning_curves({"mlp": [history]})
+        plots_architectures.learning_curves({"mlp": [history]})
 
 
 def test_an_unknown_validation_is_explained(subset):

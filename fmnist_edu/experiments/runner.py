@@ -228,6 +228,7 @@ def compute_seeds(
         device=device,
         progress=progress,
         augment=first.augment,
+        validate=first.validate,
     )
     share = (time.perf_counter() - start) / len(experiments)
     name = f"{device} (batched: {len(experiments)} seeds)"
