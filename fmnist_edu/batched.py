@@ -46,9 +46,12 @@ from fmnist_edu.data import Split
 from fmnist_edu.errors import ConfigError, DataError
 from fmnist_edu.records import VALIDATION, EpochStats, History, validated_epochs
 
-#: Where training seeds batched was measured to pay (``benchmarks/bench_batched.py``). On
-#: a 2-core CPU neither model gains (CNN 0.6, MLP 0.9 times the solo rate at batch 128).
-PAYS: dict[str, tuple[str, ...]] = {"cuda": ("mlp", "cnn"), "cpu": ()}
+#: Where training seeds batched was measured to pay (``benchmarks/bench_batched.py``), so
+#: where ``FMNIST_EDU_TRAINER=auto`` batches them. On a 2-core CPU neither model gains (CNN
+#: 0.6, MLP 0.8-0.9 times the solo rate at batch 128). On a GPU it has not been measured
+#: yet (``benchmarks/gpu_batched.sh`` does, on a lent GPU): until then ``auto`` trains
+#: solo there too, and ``FMNIST_EDU_TRAINER=batched`` opts in.
+PAYS: dict[str, tuple[str, ...]] = {"cuda": (), "cpu": ()}
 
 
 class _Noise(nn.Module):

@@ -12,9 +12,8 @@ cuBLAS kernels, no cuDNN autotuning), and :mod:`fmnist_edu.settings` sets
 ``CUBLAS_WORKSPACE_CONFIG`` before CUDA starts. Results on a CPU and a GPU, or with
 another thread count, agree only up to rounding. So do seeds that
 :func:`fmnist_edu.experiments.run_seeds` or a design grid train together as one batched
-model (:mod:`fmnist_edu.batched`; by default on a GPU only): each equals its solo run up
-to rounding, amplified over a run as between devices, and ``FMNIST_EDU_TRAINER=solo``
-trains each seed alone.
+model (:mod:`fmnist_edu.batched`, with ``FMNIST_EDU_TRAINER=batched``): each equals its
+solo run up to rounding, amplified over a run as between devices.
 
 Speed: the loss and the count of correct predictions are summed on the device, and each
 epoch's shuffled order is moved to the device once, so a step never waits for the GPU;

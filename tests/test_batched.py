@@ -162,7 +162,9 @@ def test_when_seeds_are_batched(monkeypatch):
     monkeypatch.delenv(settings.TRAINER_ENV, raising=False)
     assert not experiments.batches(seeds, torch.device("cpu"))  # measured not to pay
     assert not experiments.batches([dataclasses.replace(cnn, seed=s) for s in SEEDS], "cpu")
-    assert experiments.batches([dataclasses.replace(cnn, seed=s) for s in SEEDS], "cuda")
+    # Not yet measured on a GPU: auto trains solo there until bench_batched shows a gain.
+    assert not experiments.batches([dataclasses.replace(cnn, seed=s) for s in SEEDS], "cuda")
+    assert experiments.batches([dataclasses.replace(cnn, seed=s) for s in SEEDS], "cuda", "batched")
     assert experiments.batches(seeds, "cpu", "batched")
     assert not experiments.batches(seeds[:1], "cpu", "batched")  # one seed: solo
     assert not experiments.batches([mlp, dataclasses.replace(cnn, seed=1)], "cpu", "batched")

@@ -9,7 +9,8 @@ of the training labels.
 
 :func:`run_seeds` (and :func:`fmnist_edu.grid.run_grid`) can train the missing seeds of one
 design together, as one batched model (:func:`compute_seeds`, :mod:`fmnist_edu.batched`),
-where that was measured to pay: on a GPU. A batched seed equals its solo run within float
+where that was measured to pay (:data:`fmnist_edu.batched.PAYS`; nowhere yet, so
+``FMNIST_EDU_TRAINER=batched`` asks for it). A batched seed equals its solo run within float
 rounding, not bit for bit, and is stored under the same key as its solo run (the store
 keeps one entry per seed); its ``device`` says it was batched. ``FMNIST_EDU_TRAINER=solo``
 trains every seed alone, as :func:`run` does, whatever the device.
@@ -178,7 +179,7 @@ def batches(
     They must be two or more seeds of one design of the book's MLP or CNN. Then
     ``trainer`` (default ``FMNIST_EDU_TRAINER``, see :func:`fmnist_edu.settings.trainer`)
     decides: ``"batched"`` always, ``"solo"`` never, ``"auto"`` where it was measured
-    to pay (:data:`fmnist_edu.batched.PAYS`: on a GPU, not on a CPU).
+    to pay (:data:`fmnist_edu.batched.PAYS`: not on a CPU; not yet measured on a GPU).
     """
     chosen = settings.trainer(trainer)
     if chosen == "solo" or len(experiments) < 2 or experiments[0].custom:
