@@ -51,14 +51,15 @@ def installed(tmp_path_factory, subset_dir) -> dict:
     env_dir = base / "venv"
     venv.create(env_dir, with_pip=True)
     bin_dir = env_dir / "bin"
+    # Without PYTHONPATH: a checkout on it would look to pip like fmnist-edu already installed.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     subprocess.run(
         [str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "-c",
          str(_constraints(base)), f"{wheel}[all]"],
-        check=True, cwd=base,
+        check=True, cwd=base, env=env,
     )  # fmt: skip
     work = base / "work"  # outside the checkout: no pyproject.toml above it
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env |= {
         "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
         "FMNIST_EDU_DATA": str(subset_dir),
