@@ -156,6 +156,8 @@ def _page(app, pagename, templatename, context, doctree) -> None:
         body = _WIDGET_DIV.sub(missing, body)
     context["body"] = body
     loader = context["pathto"]("_static/fmnist/widgets.mjs", 1)
+    if not loader.startswith((".", "/")):  # "_static/..." would be a bare module specifier
+        loader = "./" + loader
     app.add_css_file("fmnist/widgets.css")
     app.add_js_file(
         None, type="module", body=f'import {{ mountAll }} from "{loader}";\nmountAll(document);'

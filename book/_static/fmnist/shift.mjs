@@ -63,7 +63,8 @@ export async function mount(root, ctx) {
     canvas.setAttribute("aria-label", `The test image, a ${names[records.labels[state.index]]}, `
       + `${describe()}; arrow keys move it one pixel, Home puts it back`);
     offset.textContent = `Moved: ${describe()}`;
-    const [cnn, mlp] = await Promise.all([ctx.run("cnn", moved), ctx.run("mlp", moved)]);
+    const cnn = await ctx.run("cnn", moved); // one after the other: one WebAssembly thread
+    const mlp = await ctx.run("mlp", moved);
     const probs = { CNN: cnn.probs, MLP: mlp.probs };
     table.update(probs);
     drawChannels(conv1, cnn.conv1);
@@ -110,7 +111,7 @@ export async function mount(root, ctx) {
       button("right →", by(0, 1), { "aria-label": "Move the image 1 pixel right" }),
       button("↑ up", by(-1, 0), { "aria-label": "Move the image 1 pixel up" }),
       button("↓ down", by(1, 0), { "aria-label": "Move the image 1 pixel down" }),
-      button("Reset", () => moveTo(0, 0), { "aria-label": "Put the image back in the centre" })),
+      button("Reset", () => moveTo(0, 0), { "aria-label": "Reset: put the image back in the centre" })),
     el("div", { class: "fmnist-row" }, el("div", {}, offset, canvas), table.element),
     status.element,
     el("div", { class: "fmnist-row" },
