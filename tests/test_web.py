@@ -172,7 +172,7 @@ def test_a_book_builds_with_its_widgets_but_no_engine(tmp_path):
     page = (tmp_path / "_build" / "html" / "page.html").read_text()
     web = _web_extension()
     assert web.NO_ENGINE_NOTE in page and 'data-widget="shift"' in page
-    assert 'import { mountAll } from "./_static/fmnist/widgets.mjs"' in page
+    assert 'import("./_static/fmnist/widgets.mjs").then((m) => m.mountAll(document))' in page
     assert "What the live widgets add" in page and "model: CNN (cnn.onnx)" in page
     static = tmp_path / "_build" / "html" / "_static" / "fmnist"
     assert (static / "assets" / "cnn.onnx").is_file() and not (static / "ort").exists()

@@ -164,6 +164,24 @@ def _write_assets(app, env) -> None:
         logger.info(f"live widgets without their engine: {manifest['engine_missing']}")
 
 
+FILE_NOTE = (
+    "The live version of this figure cannot run in a page opened from a file: serve the "
+    "site over http (e.g. python -m http.server -d _build/html); the figure above shows "
+    "the same result."
+)
+
+
+def loader_script(loader: str) -> str:
+    """The page's module script: import ``loader`` (widgets.mjs) and mount the widgets; a
+    page opened from a file cannot import it, and its notes then say so."""
+    return (
+        f'import("{loader}").then((m) => m.mountAll(document)).catch((error) => {{\n'
+        f'  if (location.protocol !== "file:") throw error;\n'
+        f'  for (const n of document.querySelectorAll(".fmnist-widget-note")) '
+        f"n.textContent = {FILE_NOTE!r};\n}});"
+    )
+
+
 def unique_scripts(scripts: list) -> list:
     """``scripts`` without repeated inline scripts: sphinx-thebe's configuration script,
     added twice to every page (once named ``None``, once ``""``), declares
@@ -195,9 +213,7 @@ def _page(app, pagename, templatename, context, doctree) -> None:
     if not loader.startswith((".", "/")):  # "_static/..." would be a bare module specifier
         loader = "./" + loader
     app.add_css_file("fmnist/widgets.css")
-    app.add_js_file(
-        None, type="module", body=f'import {{ mountAll }} from "{loader}";\nmountAll(document);'
-    )
+    app.add_js_file(None, type="module", body=loader_script(loader))
 
 
 def setup(app):
