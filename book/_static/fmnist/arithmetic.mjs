@@ -5,6 +5,8 @@
 // input window a chosen unit of the last pool sees. The build checks these functions against
 // fmnist_edu.summary (arithmetic.json, written by fmnist_edu/web/arithmetic.py).
 
+import { el } from "./ui.mjs";
+
 export const IMAGE_SIDE = 28;
 
 /** Output side of a convolution or pool: floor((n + 2p - d(k - 1) - 1) / s) + 1. */
@@ -59,13 +61,6 @@ const CONTROLS = [
 ];
 
 let counter = 0;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  node.append(...children);
-  return node;
-}
 
 function slider(id, label, min, max, value) {
   const input = el("input", { type: "range", id, min, max, step: 1, value });
