@@ -32,9 +32,12 @@ STAMP  := $(VENV)/.installed
 QUICK  := _build/quick
 A11Y   := tools/a11y
 A11Y_STAMP := $(A11Y)/node_modules/.installed
+WEB    := tools/web
+WEB_STAMP := $(WEB)/node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install data book quick-book test a11y phone phone-check notebooks lint workflows bench format clean
+.PHONY: install data book quick-book test a11y phone phone-check notebooks lint workflows bench format clean \
+	web-engine widgets widgets-check
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,11 +49,11 @@ install: $(STAMP)
 data: $(STAMP)
 	$(BIN)/fmnist-edu data download
 
-book: data
+book: data web-engine
 	$(BIN)/jupyter-book build book
 	@echo "The book is in _build/html/index.html"
 
-quick-book: $(STAMP)
+quick-book: $(STAMP) web-engine
 	FMNIST_EDU_PROFILE=quick $(BIN)/jupyter-book build book -W --path-output $(QUICK)
 
 lint: $(STAMP)
@@ -69,6 +72,7 @@ test: lint workflows
 	$(BIN)/python -m pytest
 	$(MAKE) quick-book
 	$(MAKE) phone-check
+	$(MAKE) widgets-check
 	$(MAKE) notebooks
 
 # Every chapter as a plain notebook outside the build (Binder, Colab): converted with
@@ -94,6 +98,36 @@ phone-check:
 		CHROMIUM="$(CHROMIUM)" node $(A11Y)/phone.mjs $(QUICK)/_build/html; \
 	else \
 		echo "SKIPPED the phone layout check: no Chromium at $(CHROMIUM) or no npm" \
+			"(apt-get install -y chromium nodejs npm; .ci/run installs Chromium)"; \
+	fi
+
+# The live widgets' engine (onnxruntime-web, pinned in tools/web's lock file), which the
+# book's build copies into the site; without npm the book is built without it and each
+# widget says so in one line.
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+web-engine:
+	@if command -v npm >/dev/null; then \
+		$(MAKE) --no-print-directory $(WEB_STAMP); \
+	else \
+		echo "NOTE: no npm, so the book is built without its live widgets' engine" \
+			"(install Node 20+ and npm, then npm ci --prefix $(WEB))"; \
+	fi
+
+widgets: quick-book
+	$(MAKE) widgets-check
+
+# The live widgets in Chromium on the quick book as built (no rebuild), served on
+# 127.0.0.1 with every other request refused (tools/web/checks/run.mjs): in-browser
+# predictions against PyTorch's, no console error, axe-core; or a clear skip.
+widgets-check:
+	@if [ -x "$(CHROMIUM)" ] && command -v npm >/dev/null; then \
+		$(MAKE) --no-print-directory $(A11Y_STAMP) && \
+		CHROMIUM="$(CHROMIUM)" node $(WEB)/checks/run.mjs $(QUICK)/_build/html; \
+	else \
+		echo "SKIPPED the live widgets' browser check: no Chromium at $(CHROMIUM) or no npm" \
 			"(apt-get install -y chromium nodejs npm; .ci/run installs Chromium)"; \
 	fi
 

@@ -36,11 +36,15 @@ def to_torchscript(model: nn.Module, path: str | Path) -> tuple[Path, str]:
     return Path(path), said[0] if said else ""
 
 
-def to_onnx(model: nn.Module, path: str | Path) -> Path:
+def to_onnx(
+    model: nn.Module, path: str | Path, output_names: tuple[str, ...] = ("logits",)
+) -> Path:
     """Export ``model`` to one ONNX file at ``path`` (dynamo exporter, dynamic batch size).
 
     The graph takes ``x``, float32 ``[N, 1, 28, 28]`` in [0, 1], and returns logits
     ``[N, 10]``. ``external_data=False`` keeps the weights inside the one file.
+    ``output_names``: one name per output of ``model`` (a model that returns a tuple,
+    e.g. logits and intermediate feature maps, names each; the first stays ``logits``).
     """
     example = torch.zeros(2, 1, 28, 28)
     batch = torch.export.Dim("batch", min=1, max=BATCH_DIM_MAX)
@@ -54,7 +58,7 @@ def to_onnx(model: nn.Module, path: str | Path) -> Path:
             dynamo=True,
             external_data=False,
             input_names=["x"],
-            output_names=["logits"],
+            output_names=list(output_names),
             dynamic_shapes=({0: batch},),
             verbose=False,
         )

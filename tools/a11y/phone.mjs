@@ -29,6 +29,7 @@ const TYPES = {
   ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg",
   ".json": "application/json", ".woff": "font/woff", ".woff2": "font/woff2",
   ".ttf": "font/ttf", ".ico": "image/x-icon", ".txt": "text/plain; charset=utf-8",
+  ".wasm": "application/wasm",
 };
 
 /** The "fmnist-edu min_font_pt=... dpi=..." note of an SVG or PNG file, and its natural width in pt. */
@@ -60,8 +61,8 @@ export function figureFacts(bytes, name) {
   return { minFontPt: Number(note[1]), widthPt };
 }
 
-/** Serve `site` on 127.0.0.1; resolves to the server once it listens. */
-function serve(site) {
+/** Serve `site` on 127.0.0.1; resolves to the server once it listens (tools/web's checks use it too). */
+export function serve(site) {
   const root = resolve(site);
   const server = createServer((request, response) => {
     const path = decodeURIComponent(new URL(request.url, "http://x").pathname);

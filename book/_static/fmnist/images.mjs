@@ -1,0 +1,45 @@
+// What the predict and shift widgets share: the build's test images (images.json), a
+// picker for them, and the line naming the models' store entries and commit.
+import { el } from "./ui.mjs";
+
+export const SIDE = 28;
+export const PIXELS = SIDE * SIDE;
+
+/** The test images of images.json as Float32Arrays of 784 values in [0, 1]. */
+export function floatImages(records) {
+  return records.pixels.map((row) => Float32Array.from(row, (v) => v / 255));
+}
+
+/** `image` moved `dy` rows down and `dx` columns right, zero fill (fmnist_edu.transforms.shift). */
+export function shiftImage(image, dy, dx) {
+  const out = new Float32Array(PIXELS);
+  for (let i = 0; i < SIDE; i++) {
+    const from = i - dy;
+    if (from < 0 || from >= SIDE) continue;
+    for (let j = 0; j < SIDE; j++) {
+      const col = j - dx;
+      if (col >= 0 && col < SIDE) out[i * SIDE + j] = image[from * SIDE + col];
+    }
+  }
+  return out;
+}
+
+/** A labelled <select> of the test images; `onPick(index)` on change. */
+export function imagePicker(id, records, onPick) {
+  const select = el("select", { id, onchange: () => onPick(Number(select.value)) },
+    ...records.labels.map((label, i) => el("option", { value: i },
+      `${i + 1}: ${records.class_names[label]} (test image ${records.indices[i]})`)));
+  const label = el("label", { for: id }, "Test image ");
+  return { element: el("span", {}, label, select), select };
+}
+
+/** One line: which trained models these are (store entry, seed, epochs, commit). */
+export function provenance(manifest) {
+  const parts = Object.entries(manifest.models).map(([name, m]) =>
+    `${name.toUpperCase()} test accuracy ${(100 * m.test_accuracy).toFixed(1)} % (store entry ${m.store_key})`);
+  const any = Object.values(manifest.models)[0];
+  return el("p", { class: "fmnist-provenance" },
+    `The Architectures chapter's own models, seed ${any.seed}, ${any.epochs} epochs `
+    + `(${manifest.profile} profile), built from commit ${any.commit}: ${parts.join("; ")}. `
+    + "They run in your browser (ONNX Runtime Web); nothing is sent anywhere.");
+}

@@ -1,0 +1,28 @@
+// The Architectures chapter's widget: for every test image of the picker, the CNN's and
+// the MLP's probabilities computed in the browser equal PyTorch's at build time.
+export const page = "architectures.html";
+export const widget = "predict";
+export const TOLERANCE = 1e-4;
+
+const argmax = (v) => v.indexOf(Math.max(...v));
+
+export async function check(t) {
+  const records = await t.asset("images.json");
+  const count = await t.call("select", 0).then(() => records.labels.length);
+  let worst = 0;
+  for (let i = 0; i < count; i++) {
+    const got = await t.call("select", i);
+    for (const model of ["cnn", "mlp"]) {
+      const want = records.probabilities[model][i];
+      worst = Math.max(worst, t.close(`image ${i} ${model}`, got[model], want, TOLERANCE));
+      if (argmax(got[model]) !== argmax(want)) t.fail(`image ${i} ${model}: class ${argmax(got[model])}, PyTorch ${argmax(want)}`);
+    }
+  }
+  t.log(`${count} test images x 2 models: max |browser - PyTorch| = ${worst.toExponential(2)}`);
+  // Drawing: a vertical bar of painted pixels gives probabilities that add up to 1.
+  const drawn = await t.call("drawPixels", Array.from({ length: 18 }, (_, k) => [5 + k, 14]));
+  for (const model of ["cnn", "mlp"]) {
+    const sum = drawn[model].reduce((a, b) => a + b, 0);
+    if (Math.abs(sum - 1) > 1e-6) t.fail(`drawing: ${model} probabilities add up to ${sum}`);
+  }
+}
