@@ -5,8 +5,8 @@ the output side of a convolution, ``floor((n + 2p - d(k - 1) - 1) / s) + 1``, an
 receptive field of an output unit through the book's two conv blocks. This module
 computes the same numbers for a table of settings with :func:`fmnist_edu.summary.summarize`,
 which measures the sides by running real ``nn.Conv2d`` and ``nn.MaxPool2d`` layers, and
-writes the table into the built site (``arithmetic.json``); the browser check compares the
-JavaScript with it, so the book has one source of truth for the formula.
+its writer (:func:`write`) puts the table into the built site (``arithmetic.json``); the
+checks compare the JavaScript with it, so the book has one source of truth for the formula.
 
 Two kinds of rows:
 
@@ -19,10 +19,8 @@ Two kinds of rows:
 from __future__ import annotations
 
 import itertools
-import json
 from collections import OrderedDict
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
@@ -30,8 +28,13 @@ from fmnist_edu import summary
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.models import IMAGE_SIDE
 
+if TYPE_CHECKING:
+    from fmnist_edu.web.assets import AssetContext
+
 #: The file name of the table under the site's asset folder.
 ASSET = "arithmetic.json"
+#: The output side of a convolution (Dumoulin and Visin, 2016), as the explorable shows it.
+FORMULA = "floor((n + 2p - d(k - 1) - 1) / s) + 1"
 #: The settings the table covers: (kind, sides, kernels, strides, paddings, dilations).
 GRID: tuple[tuple[str, tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...],
                   tuple[int, ...]], ...] = (
@@ -102,10 +105,13 @@ def table() -> list[dict]:
             for kind, *axes in GRID for settings in itertools.product(*axes)]  # fmt: skip
 
 
-def write(folder: str | Path) -> Path:
-    """Write :func:`table` as ``folder/arithmetic.json`` (compact JSON); return its path."""
-    path = Path(folder) / ASSET
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"formula": "floor((n + 2p - d(k - 1) - 1) / s) + 1",
-                                "rows": table()}, separators=(",", ":")))  # fmt: skip
-    return path
+def asset() -> dict[str, Any]:
+    """The site asset: the formula and :func:`table` (JSON-ready)."""
+    return {"formula": FORMULA, "rows": table()}
+
+
+def write(ctx: AssetContext) -> dict[str, Any]:
+    """The asset writer (``WRITERS["arithmetic"]``): ``arithmetic.json``; its manifest entry."""
+    value = asset()
+    ctx.write_json(ASSET, value)
+    return {"file": ASSET, "settings": len(value["rows"])}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from torch import nn
 from fmnist_edu import interpret
 from fmnist_edu.models import IMAGE_SIDE
 from fmnist_edu.web.export import ParityError
+
+if TYPE_CHECKING:
+    from fmnist_edu.web.assets import AssetContext
 
 ASSET = "occlusion.json"
 _CHAPTER = interpret.METHODS["occlusion"].options
@@ -138,7 +141,7 @@ def records(model: nn.Module, onnx_path: str | Path, inputs: torch.Tensor) -> di
     return out
 
 
-def write(ctx: Any) -> dict[str, Any]:
+def write(ctx: AssetContext) -> dict[str, Any]:
     """The asset writer (``WRITERS["occlusion"]``): ``occlusion.json`` for the widget's images."""
     value = records(ctx.modules()["cnn"], ctx.onnx["cnn"], ctx.inputs())
     ctx.write_json(ASSET, value)

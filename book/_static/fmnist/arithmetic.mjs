@@ -73,41 +73,51 @@ function canvas(label) {
   return el("canvas", { width: 224, height: 224, role: "img", "aria-label": label, class: "fmnist-grid" });
 }
 
-// Draw an n x n grid of cells of side `cell` at (x0, y0); `fill(r, c)` gives a colour or null.
-function grid(g, n, cell, x0, y0, fill) {
+// Draw an n x n grid of cells of side `cell`; `fill(r, c)` gives a colour or null (white).
+function grid(g, n, cell, fill, line = "#9a9a9a") {
   for (let r = 0; r < n; r++) {
     for (let c = 0; c < n; c++) {
       g.fillStyle = fill(r, c) || "#ffffff";
-      g.fillRect(x0 + c * cell, y0 + r * cell, cell, cell);
-      g.strokeStyle = "#9a9a9a";
-      g.strokeRect(x0 + c * cell + 0.5, y0 + r * cell + 0.5, cell - 1, cell - 1);
+      g.fillRect(c * cell, r * cell, cell, cell);
+      g.strokeStyle = line;
+      g.strokeRect(c * cell + 0.5, r * cell + 0.5, cell - 1, cell - 1);
     }
   }
 }
 
+// Size `canvas` to `side` x `side` canvas pixels and return its 2-D context.
+function sized(canvas, side) {
+  canvas.width = canvas.height = side;
+  return canvas.getContext("2d");
+}
+
 const TAP = "#d95f02", WINDOW = "#fdb863", PAD = "#e6e6e6", UNIT = "#d95f02";
 
-function drawConv(view, s, unit) {
+// The input in its padding (left) and the output (right), at one scale, on one canvas.
+function drawConv(cvs, s, unit) {
   const { n, k, st, p, d, out } = s;
-  const g = view.input.getContext("2d"), h = view.output.getContext("2d");
-  const padded = n + 2 * p, cell = Math.floor(224 / padded);
-  g.clearRect(0, 0, 224, 224);
+  const padded = n + 2 * p, cell = Math.floor(224 / Math.max(padded, out, 1));
+  cvs.width = (padded + 1 + Math.max(out, 0)) * cell;
+  cvs.height = Math.max(padded, out) * cell;
+  const g = cvs.getContext("2d");
   const rows = taps(unit.r, k, st, d), cols = taps(unit.c, k, st, d);
-  grid(g, padded, cell, 0, 0, (r, c) => {
+  grid(g, padded, cell, (r, c) => {
     if (rows.includes(r) && cols.includes(c)) return TAP;
-    const inside = r >= p && r < p + n && c >= p && c < p + n;
     if (r >= rows[0] && r <= rows.at(-1) && c >= cols[0] && c <= cols.at(-1)) return WINDOW;
-    return inside ? null : PAD;
+    return r >= p && r < p + n && c >= p && c < p + n ? null : PAD;
   });
-  h.clearRect(0, 0, 224, 224);
-  if (out >= 1) grid(h, out, Math.floor(224 / Math.max(out, padded)), 0, 0, (r, c) => (r === unit.r && c === unit.c ? UNIT : null));
+  g.translate((padded + 1) * cell, 0);
+  if (out >= 1) grid(g, out, cell, (r, c) => (r === unit.r && c === unit.c ? UNIT : null));
+  g.setTransform(1, 0, 0, 1, 0, 0);
+  const reads = out >= 1 ? `; output unit (${unit.r}, ${unit.c}) reads padded rows ${rows[0]}–${rows.at(-1)} and columns ${cols[0]}–${cols.at(-1)}, every ${d} apart` : "";
+  cvs.setAttribute("aria-label", `Left, the input: ${n} × ${n} pixels inside ${p} rows and columns of padding${reads}. `
+    + (out >= 1 ? `Right, the output: ${out} × ${out}, unit (${unit.r}, ${unit.c}) chosen.` : "No output: the kernel does not fit."));
 }
 
 function drawField(cvs, window) {
-  const g = cvs.getContext("2d"), cell = 8;
-  g.clearRect(0, 0, 224, 224);
+  const cell = 8, g = sized(cvs, IMAGE_SIDE * cell);
   const [[r0, r1], [c0, c1]] = window;
-  grid(g, IMAGE_SIDE, cell, 0, 0, (r, c) => (r >= r0 && r <= r1 && c >= c0 && c <= c1 ? WINDOW : null));
+  grid(g, IMAGE_SIDE, cell, (r, c) => (r >= r0 && r <= r1 && c >= c0 && c <= c1 ? WINDOW : null), "#d9d9d9");
   g.strokeStyle = TAP;
   g.lineWidth = 2;
   g.strokeRect(c0 * cell + 1, r0 * cell + 1, (c1 - c0 + 1) * cell - 2, (r1 - r0 + 1) * cell - 2);
@@ -121,7 +131,7 @@ export async function mount(root) {
   const unitRow = slider(`${id}-row`, "Output unit row", 0, 6, 3), unitCol = slider(`${id}-col`, "column", 0, 6, 3);
   const fieldRow = slider(`${id}-frow`, "pool2 unit row", 0, 6, 3), fieldCol = slider(`${id}-fcol`, "column", 0, 6, 3);
   const formula = el("p", { class: "fmnist-formula", "aria-live": "polite" });
-  const view = { input: canvas("input grid"), output: canvas("output grid") };
+  const view = canvas("input and output grids");
   const field = canvas("receptive field on the 28 by 28 image");
   const table = el("table", { class: "fmnist-layers" });
   const fieldText = el("p", { "aria-live": "polite" });
@@ -129,7 +139,7 @@ export async function mount(root) {
     el("div", { class: "fmnist-controls", role: "group", "aria-label": "convolution settings" }, ...Object.values(controls).map((c) => c.wrap)),
     formula,
     el("div", { class: "fmnist-controls", role: "group", "aria-label": "output unit to trace" }, unitRow.wrap, unitCol.wrap),
-    el("div", { class: "fmnist-figures" }, view.input, view.output),
+    el("div", { class: "fmnist-figures" }, view),
     el("p", { class: "fmnist-note" }, "Left: the input (white) inside its padding (grey); orange cells are the kernel taps of the chosen output unit, light orange the window they span. Right: the output; the chosen unit in orange."),
     el("h4", {}, "Through the book's two blocks on a 28 × 28 image"),
     table,
@@ -159,17 +169,29 @@ export async function mount(root) {
     const last = layers.at(-1);
     if (failsAt || !last) {
       fieldText.textContent = `With these settings ${failsAt} has no output, so no unit of pool2 to trace.`;
-      field.getContext("2d").clearRect(0, 0, 224, 224);
+      sized(field, 1);
       return;
     }
     for (const s of [fieldRow, fieldCol]) s.input.max = last.side - 1;
     const r = Number(fieldRow.input.value), c = Number(fieldCol.input.value);
     const rows = unitWindow(last, r, IMAGE_SIDE), cols = unitWindow(last, c, IMAGE_SIDE);
     drawField(field, [rows, cols]);
+    field.setAttribute("aria-label", `The 28 × 28 image; the window of pool2's unit (${r}, ${c}) outlined: rows ${rows[0]}–${rows[1]}, columns ${cols[0]}–${cols[1]}`);
     fieldText.textContent = `Unit (${r}, ${c}) of pool2 sees image rows ${rows[0]}–${rows[1]} and columns ${cols[0]}–${cols[1]}: ` +
       `a field of ${last.extent} × ${last.extent} pixels before clipping to the image, its units ${last.jump} pixels apart.`;
   };
   const refresh = () => { update(); for (const c of all) c.show(); };
   for (const c of all) c.input.addEventListener("input", refresh);
   refresh();
+  // The API the browser check drives (tools/web/checks/arithmetic.mjs).
+  return {
+    stack, outputSide,
+    /** Set the controls (any of side, kernel, stride, padding, dilation); return what is shown. */
+    set: (values) => {
+      for (const [key, value] of Object.entries(values)) controls[key].input.value = String(value);
+      refresh();
+      return { formula: formula.textContent, field: fieldText.textContent,
+        layers: [...table.querySelectorAll("tr")].slice(1).map((tr) => [...tr.children].map((c) => c.textContent)) };
+    },
+  };
 }

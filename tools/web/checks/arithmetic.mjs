@@ -1,42 +1,68 @@
-// Widget 3's numbers against fmnist_edu.summary's: every row of arithmetic.json (written at
-// build time by fmnist_edu/web/arithmetic.py) must give the same layers, sides, receptive
-// fields and failing layer from arithmetic.mjs's pure functions.
-//   node tools/web/checks/arithmetic.mjs SITE   (SITE: the built html folder)
+// Widget 3 (Design choices chapter): the convolution-arithmetic explorable against
+// fmnist_edu.summary. Every row of arithmetic.json (written at build time by
+// fmnist_edu/web/arithmetic.py from real PyTorch layers) must give the same layers, sides,
+// receptive fields and failing layer from arithmetic.mjs's functions, and the controls must
+// show them. Two ways to run it:
+//   node tools/web/checks/run.mjs SITE arithmetic   in Chromium, with the other checks;
+//   node tools/web/checks/arithmetic.mjs SITE       in Node, the functions only.
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
+export const page = "design_choices.html";
+export const widget = "arithmetic";
 const KEYS = ["name", "side", "field", "extent", "jump", "start"];
+const settingsOf = (row) => ({ kernel: row.kernel, stride: row.stride, padding: row.padding, dilation: row.dilation });
+const labelOf = (row) => `${row.kind} n=${row.side} k=${row.kernel} s=${row.stride} p=${row.padding} d=${row.dilation}`;
 
-/** Mismatches (as lines of text) between `fns` (arithmetic.mjs's exports) and `rows`. */
-export function compare(fns, rows) {
-  const bad = [];
+/** Mismatches (lines of text) between one table row and what the JavaScript gave for it. */
+export function compareRow(row, got, side) {
+  const bad = [], label = labelOf(row);
+  if (got.failsAt !== row.fails_at) bad.push(`${label}: fails at ${got.failsAt}, summary says ${row.fails_at}`);
+  if (got.layers.length !== row.layers.length) return [...bad, `${label}: ${got.layers.length} layers, summary has ${row.layers.length}`];
+  row.layers.forEach((want, i) => {
+    for (const key of KEYS) {
+      if (got.layers[i][key] !== want[key]) bad.push(`${label} ${want.name}.${key}: ${got.layers[i][key]}, summary says ${want[key]}`);
+    }
+  });
+  if (row.kind === "conv" && row.layers.length && side !== row.layers[0].side) bad.push(`${label}: outputSide ${side}, summary says ${row.layers[0].side}`);
+  return bad;
+}
+
+/** The browser check (tools/web/checks/run.mjs). */
+export async function check(t) {
+  const { rows } = await t.asset("arithmetic.json");
+  let bad = 0;
   for (const row of rows) {
-    const settings = { kernel: row.kernel, stride: row.stride, padding: row.padding, dilation: row.dilation };
-    const got = fns.stack(row.kind, row.side, settings);
-    const label = `${row.kind} n=${row.side} k=${row.kernel} s=${row.stride} p=${row.padding} d=${row.dilation}`;
-    if (got.failsAt !== row.fails_at) bad.push(`${label}: fails at ${got.failsAt}, summary says ${row.fails_at}`);
-    if (got.layers.length !== row.layers.length) { bad.push(`${label}: ${got.layers.length} layers, summary has ${row.layers.length}`); continue; }
-    row.layers.forEach((want, i) => {
-      for (const key of KEYS) {
-        if (got.layers[i][key] !== want[key]) bad.push(`${label} ${want.name}.${key}: ${got.layers[i][key]}, summary says ${want[key]}`);
-      }
-    });
-    const first = row.layers[0];
-    if (first && row.kind === "conv") {
-      const side = fns.outputSide(row.side, row.kernel, row.stride, row.padding, row.dilation);
-      if (side !== first.side) bad.push(`${label}: outputSide ${side}, summary says ${first.side}`);
+    const got = await t.call("stack", row.kind, row.side, settingsOf(row));
+    const side = await t.call("outputSide", row.side, row.kernel, row.stride, row.padding, row.dilation);
+    for (const line of compareRow(row, got, side)) { t.fail(line); bad += 1; }
+  }
+  // What the controls show: the formula's result and the two blocks' table.
+  const conv = rows.filter((r) => r.kind === "conv" && r.side === 7);
+  const blocks = rows.filter((r) => r.kind === "blocks");
+  for (const row of [conv[5], conv.at(-1), ...blocks.filter((_, i) => i % 9 === 0)]) {
+    const shown = await t.call("set", { side: row.side === 28 ? 7 : row.side, ...settingsOf(row) });
+    if (row.kind === "conv") {
+      const want = row.layers.length ? `= ${row.layers[0].side}` : "no output";
+      if (!shown.formula.includes(want)) t.fail(`${labelOf(row)}: the formula shows "${shown.formula}", expected ${want}`);
+    } else {
+      const sides = shown.layers.filter((cells) => cells.length === 3).map((cells) => Number(cells[1]));
+      const want = row.layers.map((l) => l.side);
+      if (sides.join() !== want.join()) t.fail(`${labelOf(row)}: the table shows sides ${sides}, summary ${want}`);
+      if (row.fails_at && !shown.layers.some((cells) => cells[0] === row.fails_at)) t.fail(`${labelOf(row)}: no "too small" row for ${row.fails_at}`);
     }
   }
-  return bad;
+  t.log(`${rows.length} settings: ${bad} mismatches with fmnist_edu.summary; the controls show the same`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] || "").href) {
   const site = resolve(process.argv[2] || "_build/quick/_build/html");
-  const table = JSON.parse(readFileSync(join(site, "_static/fmnist/assets/arithmetic.json"), "utf8"));
+  const { rows } = JSON.parse(readFileSync(join(site, "_static/fmnist/assets/arithmetic.json"), "utf8"));
   const fns = await import(pathToFileURL(join(site, "_static/fmnist/arithmetic.mjs")).href);
-  const bad = compare(fns, table.rows);
+  const bad = rows.flatMap((row) => compareRow(row, fns.stack(row.kind, row.side, settingsOf(row)),
+    fns.outputSide(row.side, row.kernel, row.stride, row.padding, row.dilation)));
   for (const line of bad.slice(0, 20)) console.error(line);
-  console.log(`arithmetic: ${table.rows.length} settings, ${bad.length} mismatches with fmnist_edu.summary`);
+  console.log(`arithmetic: ${rows.length} settings, ${bad.length} mismatches with fmnist_edu.summary`);
   process.exit(bad.length ? 1 : 0);
 }

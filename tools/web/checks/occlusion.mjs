@@ -1,0 +1,36 @@
+// Widget 4 (Interpretability chapter): Occlusion computed in the browser by the exported
+// CNN equals Captum's map of the same image, computed at build time with the same weights
+// (occlusion.json), for both of the widget's settings; and the map's time in the page.
+export const page = "interpretability.html";
+export const widget = "occlusion";
+export const TOLERANCE = 1e-4;
+const PIXELS = 784;
+
+/** Image `i`'s map from the asset's base64 float32 maps, decoded here (not by the widget). */
+function captumMap(text, i) {
+  const bytes = Buffer.from(text, "base64");
+  const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  return Array.from(all.subarray(i * PIXELS, (i + 1) * PIXELS));
+}
+
+export async function check(t) {
+  const stored = await t.asset("occlusion.json");
+  const records = await t.asset("images.json");
+  const images = [0, records.labels.length - 1];
+  for (const setting of Object.keys(stored.settings)) {
+    const times = [];
+    for (const i of images) {
+      const got = await t.call("show", i, setting);
+      if (got.target !== stored.targets[i]) t.fail(`image ${i} ${setting}: browser explains class ${got.target}, Captum ${stored.targets[i]}`);
+      const captum = captumMap(stored.settings[setting].captum, i);
+      const worst = t.close(`image ${i} ${setting}: browser against Captum`, got.map, captum, TOLERANCE);
+      t.close(`image ${i} ${setting}: the Captum map shown`, got.captum, captum, 0);
+      if (captum.every((v) => v === 0)) t.fail(`image ${i} ${setting}: Captum's map is all zero`);
+      times.push(got.ms);
+      t.log(`image ${i}, ${got.passes} patches (${setting}): max |browser - Captum| = ${worst.toExponential(2)}, ${got.ms.toFixed(0)} ms`);
+    }
+    // Again, warm: the first map of a page also pays for the session's first run.
+    const again = await t.call("show", images[0], setting);
+    t.log(`${setting}: map time ${times.map((ms) => ms.toFixed(0)).join(", ")}, then ${again.ms.toFixed(0)} ms warm`);
+  }
+}
