@@ -14,6 +14,7 @@ from torch import nn
 from fmnist_edu import models, summary
 from fmnist_edu.errors import ConfigError
 from fmnist_edu.web import arithmetic
+from fmnist_edu.web.assets import AssetContext
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,11 +89,16 @@ def test_bad_settings_are_refused_by_name():
         arithmetic.layers("pool", 3, 1, 0, 1)
 
 
-def test_write_puts_the_table_in_the_folder(tmp_path):
-    path = arithmetic.write(tmp_path / "assets")
+def test_the_writer_puts_the_table_in_the_site(tmp_path):
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    ctx = AssetContext(tmp_path, folder, None, None, None, {}, {}, [], None, "test")
+    entry = arithmetic.write(ctx)
+    path = folder / arithmetic.ASSET
     table = json.loads(path.read_text())
-    assert path.name == arithmetic.ASSET
-    assert len(table["rows"]) == len(arithmetic.table())
+    assert entry == {"file": arithmetic.ASSET, "settings": len(arithmetic.table())}
+    assert ctx.written[arithmetic.ASSET] == path.stat().st_size
+    assert table["rows"] == arithmetic.table() and "d(k - 1)" in table["formula"]
     assert {r["kind"] for r in table["rows"]} == set(arithmetic.KINDS)
     failing = [r["fails_at"] is not None for r in table["rows"]]
     assert any(failing) and not all(failing)
@@ -101,10 +107,11 @@ def test_write_puts_the_table_in_the_folder(tmp_path):
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node")
 def test_the_javascript_agrees_with_summary(tmp_path):
     site = tmp_path / "html"
-    (site / "_static" / "fmnist").mkdir(parents=True)
-    shutil.copy(ROOT / "book/_static/fmnist/arithmetic.mjs", site / "_static/fmnist")
-    arithmetic.write(site / "_static/fmnist/assets")
-    done = subprocess.run(["node", str(ROOT / "tools/web/checks/arithmetic.mjs"), str(site)],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    shutil.copytree(ROOT / "book/_static/fmnist", site / "_static/fmnist")
+    (site / "_static/fmnist/assets").mkdir()
+    (site / "_static/fmnist/assets" / arithmetic.ASSET).write_text(json.dumps(arithmetic.asset()))
+    check = ROOT / "tools/web/checks/arithmetic.mjs"
+    done = subprocess.run(["node", str(check), str(site)], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "0 mismatches" in done.stdout
+    assert f"{len(arithmetic.table())} settings, 0 mismatches" in done.stdout

@@ -44,13 +44,15 @@ TOLERANCE = 1e-4
 def corners(window: int, stride: int, side: int = IMAGE_SIDE) -> list[tuple[int, int]]:
     """Top-left ``(row, column)`` of every patch position, row by row, as Captum slides it."""
     if not 1 <= window <= side or stride < 1:
-        raise ValueError(f"window={window}, stride={stride}: need 1 <= window <= {side}, stride >= 1")
+        raise ValueError(
+            f"window={window}, stride={stride}: need 1 <= window <= {side} and stride >= 1"
+        )
     starts = range(0, side - window + 1, stride)
     return [(r, c) for r in starts for c in starts]
 
 
 def occluded(image: torch.Tensor, window: int, stride: int) -> torch.Tensor:
-    """Copies of one model input ``[1, 28, 28]`` with each patch set to the baseline: ``[P, 1, 28, 28]``."""
+    """Copies ``[P, 1, 28, 28]`` of one model input ``[1, 28, 28]``, each with a patch at 0."""
     places = corners(window, stride, image.shape[-1])
     copies = image.reshape(1, 1, *image.shape[-2:]).repeat(len(places), 1, 1, 1)
     for i, (r, c) in enumerate(places):
