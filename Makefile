@@ -19,6 +19,11 @@
 #               on 127.0.0.1 with every other request refused (tools/a11y/phone.mjs): fails
 #               on figure text under 9 CSS px, a table, output, figure or equation that is
 #               cut off or makes the page scroll sideways, or clipped "Next" link text.
+#   make widgets  build the quick book, then check its live widgets in Chromium, served on
+#               127.0.0.1 (tools/web/checks): in-browser predictions equal PyTorch's, no
+#               console error, axe-core (`make widgets-check` checks the book as built and
+#               runs in `make test`, or says SKIPPED without Chromium). Both books install
+#               the widgets' engine first (npm ci in tools/web) when npm is present.
 # And a figure, not a test:
 #   make bench  training speed: the sgemm peak, the MLP's and the CNN's images/s and fraction
 #               of that peak on the CPU, and on a GPU when present, before and after this

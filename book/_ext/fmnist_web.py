@@ -56,6 +56,28 @@ _WIDGET_DIV = re.compile(
 )
 
 
+def widget_html(name: str) -> str:
+    """The placeholder of widget ``name``: its div and one-line note (base URL filled later)."""
+    return (
+        f'<div class="fmnist-widget" data-widget="{name}" data-base="{BASE}">'
+        f'<p class="fmnist-widget-note">{NOTE}</p></div>'
+    )
+
+
+def fill_page(body: str, base: str, engine: bool) -> str:
+    """A page's HTML with its widgets' asset URL ``base``, and, without the ``engine``, the
+    note saying so in each widget that needs it."""
+    body = body.replace(BASE, base)
+    if engine:
+        return body
+
+    def note(match: re.Match) -> str:
+        needs = match.group(2) in ENGINE_WIDGETS
+        return match.group(1) + (NO_ENGINE_NOTE if needs else match.group(3))
+
+    return _WIDGET_DIV.sub(note, body)
+
+
 class Widget(SphinxDirective):
     """``fmnist-widget NAME``: a live widget, with its one-line fallback note."""
 
@@ -65,11 +87,7 @@ class Widget(SphinxDirective):
         name = self.arguments[0]
         if name not in WIDGETS:
             raise self.error(f"fmnist-widget {name!r}: choose one of {', '.join(WIDGETS)}")
-        html = (
-            f'<div class="fmnist-widget" data-widget="{name}" data-base="{BASE}">'
-            f'<p class="fmnist-widget-note">{NOTE}</p></div>'
-        )
-        return [nodes.raw("", html, format="html")]
+        return [nodes.raw("", widget_html(name), format="html")]
 
 
 class SizeNode(nodes.General, nodes.Element):
@@ -133,7 +151,8 @@ def _write_assets(app, env) -> None:
     from fmnist_edu.web.assets import write_site_assets
 
     try:
-        _STATE["manifest"] = manifest = write_site_assets(app.outdir)
+        modules = app.config.fmnist_web_modules
+        _STATE["manifest"] = manifest = write_site_assets(app.outdir, node_modules=modules)
     except FmnistEduError as error:
         raise ExtensionError(f"live widgets: {error}") from error
     if not manifest.get("engine"):
@@ -145,17 +164,10 @@ def _page(app, pagename, templatename, context, doctree) -> None:
     if 'class="fmnist-widget"' not in body:
         return
     base = context["pathto"]("_static/fmnist/assets/manifest.json", 1).rsplit("/", 1)[0] + "/"
-    body = body.replace(BASE, base)
-    manifest = _STATE["manifest"] or {}
-    if not manifest.get("engine"):
-
-        def missing(match: re.Match) -> str:
-            needs = match.group(2) in ENGINE_WIDGETS
-            return match.group(1) + (NO_ENGINE_NOTE if needs else match.group(3))
-
-        body = _WIDGET_DIV.sub(missing, body)
-    context["body"] = body
+    context["body"] = fill_page(body, base, bool((_STATE["manifest"] or {}).get("engine")))
     loader = context["pathto"]("_static/fmnist/widgets.mjs", 1)
+    if not loader.startswith((".", "/")):  # "_static/..." would be a bare module specifier
+        loader = "./" + loader
     app.add_css_file("fmnist/widgets.css")
     app.add_js_file(
         None, type="module", body=f'import {{ mountAll }} from "{loader}";\nmountAll(document);'
@@ -163,6 +175,8 @@ def _page(app, pagename, templatename, context, doctree) -> None:
 
 
 def setup(app):
+    # The engine's npm folder; default: tools/web/node_modules of this checkout.
+    app.add_config_value("fmnist_web_modules", None, "env")
     app.add_directive("fmnist-widget", Widget)
     app.add_directive("fmnist-site-size", SiteSize)
     app.add_node(SizeNode)

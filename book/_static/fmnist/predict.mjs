@@ -36,7 +36,8 @@ export async function mount(root, ctx) {
   let pending = null;
   const predict = async () => {
     const input = Float32Array.from(pixels);
-    const [cnn, mlp] = await Promise.all([ctx.run("cnn", input), ctx.run("mlp", input)]);
+    const cnn = await ctx.run("cnn", input); // one after the other: one WebAssembly thread
+    const mlp = await ctx.run("mlp", input);
     const probs = { CNN: cnn.probs, MLP: mlp.probs };
     table.update(probs);
     const said = (m) => `${m} says ${names[argmax(probs[m])]} (${percent(probs[m][argmax(probs[m])])})`;

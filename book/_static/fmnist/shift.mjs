@@ -6,17 +6,24 @@ import { floatImages, imagePicker, provenance, shiftImage, SIDE } from "./images
 import { argmax, button, drawMap, el, liveRegion, mapCanvas, percent, probabilityTable } from "./ui.mjs";
 
 const SCALE = 6;
+
+function largest(values) {
+  let max = 0;
+  for (const v of values) max = Math.max(max, v);
+  return max;
+}
 const COLUMNS = 8; // feature maps per row
 
-/** Draw every channel of `output` ({ data, dims [1, C, H, W] }) in a grid on `canvas`. */
-function drawChannels(canvas, output) {
+/**
+ * Draw every channel of `output` ({ data, dims [1, C, H, W] }) in a grid on `canvas`,
+ * dark orange at `max` (default: the largest value).
+ */
+function drawChannels(canvas, output, max = largest(output.data)) {
   const [, channels, height, width] = output.dims;
   const rows = Math.ceil(channels / COLUMNS);
   const gap = 1;
   const full = new Float32Array((rows * (height + gap) - gap) * (COLUMNS * (width + gap) - gap)).fill(NaN);
   const fullWidth = COLUMNS * (width + gap) - gap;
-  let max = 0;
-  for (const v of output.data) max = Math.max(max, v);
   for (let c = 0; c < channels; c++) {
     const top = Math.floor(c / COLUMNS) * (height + gap);
     const left = (c % COLUMNS) * (width + gap);
@@ -40,6 +47,7 @@ export async function mount(root, ctx) {
   const names = records.class_names;
   const range = recorded.range;
   const state = { index: 0, dy: 0, dx: 0 };
+  const scales = new Map();
 
   const canvas = mapCanvas("", SIDE * SCALE);
   canvas.tabIndex = 0;
@@ -63,11 +71,18 @@ export async function mount(root, ctx) {
     canvas.setAttribute("aria-label", `The test image, a ${names[records.labels[state.index]]}, `
       + `${describe()}; arrow keys move it one pixel, Home puts it back`);
     offset.textContent = `Moved: ${describe()}`;
-    const [cnn, mlp] = await Promise.all([ctx.run("cnn", moved), ctx.run("mlp", moved)]);
+    const cnn = await ctx.run("cnn", moved); // one after the other: one WebAssembly thread
+    const mlp = await ctx.run("mlp", moved);
     const probs = { CNN: cnn.probs, MLP: mlp.probs };
     table.update(probs);
-    drawChannels(conv1, cnn.conv1);
-    drawChannels(conv2, cnn.conv2);
+    // One colour scale per image, the unmoved image's: a moved map keeps its colours.
+    if (!scales.has(state.index)) {
+      const still = await ctx.run("cnn", images[state.index]);
+      scales.set(state.index, [largest(still.conv1.data), largest(still.conv2.data)]);
+    }
+    const [max1, max2] = scales.get(state.index);
+    drawChannels(conv1, cnn.conv1, max1);
+    drawChannels(conv2, cnn.conv2, max2);
     const said = (m) => `${m} says ${names[argmax(probs[m])]} (${percent(probs[m][argmax(probs[m])])})`;
     status.say(`A ${names[records.labels[state.index]]} ${describe()}: ${said("CNN")}; ${said("MLP")}.`);
     return { index: state.index, dy: state.dy, dx: state.dx, cnn: Array.from(cnn.probs), mlp: Array.from(mlp.probs) };
@@ -110,12 +125,12 @@ export async function mount(root, ctx) {
       button("right →", by(0, 1), { "aria-label": "Move the image 1 pixel right" }),
       button("↑ up", by(-1, 0), { "aria-label": "Move the image 1 pixel up" }),
       button("↓ down", by(1, 0), { "aria-label": "Move the image 1 pixel down" }),
-      button("Reset", () => moveTo(0, 0), { "aria-label": "Put the image back in the centre" })),
+      button("Reset", () => moveTo(0, 0), { "aria-label": "Reset: put the image back in the centre" })),
     el("div", { class: "fmnist-row" }, el("div", {}, offset, canvas), table.element),
     status.element,
     el("div", { class: "fmnist-row" },
       el("figure", { class: "fmnist-feature-figure" }, conv1,
-        el("figcaption", { class: "fmnist-figure-label" }, "conv1: 32 maps, 28 × 28 (white 0, dark orange the largest)")),
+        el("figcaption", { class: "fmnist-figure-label" }, "conv1: 32 maps, 28 × 28 (white 0, dark orange the unmoved image's largest value)")),
       el("figure", { class: "fmnist-feature-figure" }, conv2,
         el("figcaption", { class: "fmnist-figure-label" }, "conv2: 64 maps, 14 × 14"))),
     provenance(manifest),

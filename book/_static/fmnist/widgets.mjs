@@ -72,14 +72,17 @@ export function createContext(base) {
     /**
      * Run `model` on `batch` images (Float32Array of batch * 784 values in [0, 1]).
      * Resolves to { logits, probs (float64, softmax per image), ms, ...extra outputs }:
-     * each extra output (the CNN's conv1, conv2) as { data, dims }.
+     * each extra output (the CNN's conv1, conv2) as { data, dims }. Extra outputs are
+     * fetched for a single image only, unless `outputs` names the ones wanted (a batch of
+     * 169 occluded images needs only ["logits"]: the feature maps would be 17 MB).
      */
-    run: async (model, pixels, batch = 1) => {
+    run: async (model, pixels, batch = 1, { outputs: wanted } = {}) => {
       const ort = await ctx.ort();
       const session = await ctx.session(model);
       const input = new ort.Tensor("float32", Float32Array.from(pixels), [batch, 1, 28, 28]);
+      const fetches = wanted || (batch === 1 ? session.outputNames : ["logits"]);
       const start = performance.now();
-      const outputs = await session.run({ [session.inputNames[0]]: input });
+      const outputs = await session.run({ [session.inputNames[0]]: input }, fetches);
       const ms = performance.now() - start;
       const stats = (timings.runs[model] ||= { runs: 0, images: 0, ms: 0 });
       stats.runs += 1;
