@@ -172,7 +172,41 @@ def test_a_book_builds_with_its_widgets_but_no_engine(tmp_path):
     page = (tmp_path / "_build" / "html" / "page.html").read_text()
     web = _web_extension()
     assert web.NO_ENGINE_NOTE in page and 'data-widget="shift"' in page
-    assert 'import { mountAll } from "./_static/fmnist/widgets.mjs"' in page
+    assert 'import("./_static/fmnist/widgets.mjs").then((m) => m.mountAll(document))' in page
     assert "What the live widgets add" in page and "model: CNN (cnn.onnx)" in page
     static = tmp_path / "_build" / "html" / "_static" / "fmnist"
     assert (static / "assets" / "cnn.onnx").is_file() and not (static / "ort").exists()
+
+
+def test_repeated_inline_scripts_are_dropped_once():
+    from sphinx.builders.html._assets import _JavaScript
+
+    web = _web_extension()
+    config = "const THEBE_JS_URL = 1"
+    scripts = [
+        _JavaScript("a.js"),
+        _JavaScript("", body=config),
+        _JavaScript("b.js"),
+        _JavaScript(None, body=config),
+        _JavaScript(None, body="let other = 2"),
+    ]
+    kept = web.unique_scripts(scripts)
+    assert [s.filename for s in kept] == ["a.js", "", "b.js", None]
+    assert kept[-1].attributes["body"] == "let other = 2"
+
+
+def test_site_growth_counts_the_engine_models_data_and_code():
+    manifest = {
+        "engine": {"version": "1.30.0", "files": {"a.wasm": 1000, "b.mjs": 20}},
+        "models": {"cnn": {"file": "cnn.onnx"}, "mlp": {"file": "mlp.onnx"}},
+        "sizes": {"cnn.onnx": 300, "mlp.onnx": 100, "images.json": 7, "shift.json": 3},
+    }
+    rows = dict(assets.site_growth(manifest, code_bytes=50))
+    assert rows == {
+        "engine: ONNX Runtime Web 1.30.0": 1020,
+        "model: CNN (cnn.onnx)": 300,
+        "model: MLP (mlp.onnx)": 100,
+        "widget data (JSON)": 10,
+        "widget code (JavaScript, CSS)": 50,
+        "total": 1480,
+    }

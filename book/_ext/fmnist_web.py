@@ -10,6 +10,11 @@
     module mounts every widget of the page. Scripts are ``.mjs``: Jupyter Book adds every
     ``*.js`` under ``_static`` to every page as a classic script.
 
+A page without page errors
+    The widgets' browser checks fail on any page error, so the one every page of the book
+    had is fixed here: sphinx-thebe's configuration script, added twice, declared
+    ``const THEBE_JS_URL`` twice (:func:`unique_scripts`).
+
 ``fmnist-site-size``
     The execution report's table of what the widgets add to the site (engine, models,
     data, code), computed by this build.
@@ -159,6 +164,45 @@ def _write_assets(app, env) -> None:
         logger.info(f"live widgets without their engine: {manifest['engine_missing']}")
 
 
+FILE_NOTE = (
+    "The live version of this figure cannot run in a page opened from a file: serve the "
+    "site over http (e.g. python -m http.server -d _build/html); the figure above shows "
+    "the same result."
+)
+
+
+def loader_script(loader: str) -> str:
+    """The page's module script: import ``loader`` (widgets.mjs) and mount the widgets; a
+    page opened from a file cannot import it, and its notes then say so."""
+    return (
+        f'import("{loader}").then((m) => m.mountAll(document)).catch((error) => {{\n'
+        f'  if (location.protocol !== "file:") throw error;\n'
+        f'  for (const n of document.querySelectorAll(".fmnist-widget-note")) '
+        f"n.textContent = {FILE_NOTE!r};\n}});"
+    )
+
+
+def unique_scripts(scripts: list) -> list:
+    """``scripts`` without repeated inline scripts: sphinx-thebe's configuration script,
+    added twice to every page (once named ``None``, once ``""``), declares
+    ``const THEBE_JS_URL`` twice, a page error in every browser."""
+    seen, kept = set(), []
+    for script in scripts:
+        attributes = getattr(script, "attributes", {}) or {}
+        key = (getattr(script, "filename", str(script)) or "", attributes.get("body"))
+        if attributes.get("body") and key in seen:
+            continue
+        seen.add(key)
+        kept.append(script)
+    return kept
+
+
+def _unique_scripts(app, pagename, templatename, context, doctree) -> None:
+    # Last of the page's handlers (sphinx-thebe adds its script in one of them), in place.
+    if isinstance(context.get("script_files"), list):
+        context["script_files"][:] = unique_scripts(context["script_files"])
+
+
 def _page(app, pagename, templatename, context, doctree) -> None:
     body = context.get("body", "")
     if 'class="fmnist-widget"' not in body:
@@ -169,9 +213,7 @@ def _page(app, pagename, templatename, context, doctree) -> None:
     if not loader.startswith((".", "/")):  # "_static/..." would be a bare module specifier
         loader = "./" + loader
     app.add_css_file("fmnist/widgets.css")
-    app.add_js_file(
-        None, type="module", body=f'import {{ mountAll }} from "{loader}";\nmountAll(document);'
-    )
+    app.add_js_file(None, type="module", body=loader_script(loader))
 
 
 def setup(app):
@@ -183,4 +225,5 @@ def setup(app):
     app.add_post_transform(SizeTransform)
     app.connect("env-updated", _write_assets)
     app.connect("html-page-context", _page)
+    app.connect("html-page-context", _unique_scripts, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": False}

@@ -1,6 +1,7 @@
 // Screenshots of the live widgets, to look at: `node tools/web/screenshot.mjs SITE OUT PAGE...`
 // writes OUT/PAGE-desktop.png (1200 px wide) and OUT/PAGE-phone.png (390 px) of each
-// widget on each page, served as the checks serve the site (127.0.0.1 only).
+// widget on each page (on a page without one, its "What the live widgets add" section),
+// served as the checks serve the site (127.0.0.1 only).
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { serve } from "../a11y/phone.mjs";
@@ -22,9 +23,14 @@ try {
     for (const name of pages) {
       const page = await context.newPage();
       await page.goto(`${origin}/${name}`, { waitUntil: "load" });
-      await page.waitForFunction(() => window.fmnistWidgets?.ready);
-      await page.evaluate(() => window.fmnistWidgets.ready);
-      for (const [i, widget] of (await page.$$(".fmnist-widget")).entries()) {
+      const widgets = await page.$$(".fmnist-widget");
+      if (widgets.length) {
+        await page.waitForFunction(() => window.fmnistWidgets?.ready);
+        await page.evaluate(() => window.fmnistWidgets.ready);
+      }
+      // A page without widgets (the execution report): its site-size section.
+      const shown = widgets.length ? widgets : await page.$$("section[id^='what-the-live-widgets']");
+      for (const [i, widget] of shown.entries()) {
         const file = join(out, `${name.replace(/\.html$/, "")}-${i}-${label}.png`);
         await widget.scrollIntoViewIfNeeded();
         await widget.screenshot({ path: file });

@@ -137,6 +137,7 @@ export async function mount(root, ctx) {
       for (const [row, col] of cells) paint(row, col);
       return update();
     },
-    pixels: () => Array.from(pixels),
+    /** The canvas's pixels, once the last prediction has been drawn. */
+    pixels: async () => { await pending; return Array.from(pixels); },
   };
 }

@@ -88,10 +88,12 @@ export async function mount(root, ctx) {
     return { index: state.index, dy: state.dy, dx: state.dx, cnn: Array.from(cnn.probs), mlp: Array.from(mlp.probs) };
   };
   const clamp = (v) => Math.max(-range, Math.min(range, v));
+  let pending = null;
   const moveTo = (dy, dx) => {
     state.dy = clamp(dy);
     state.dx = clamp(dx);
-    return update();
+    pending = update();
+    return pending;
   };
   const by = (dy, dx) => () => moveTo(state.dy + dy, state.dx + dx);
 
@@ -142,5 +144,7 @@ export async function mount(root, ctx) {
     range,
     select: async (i) => { state.index = i; picker.select.value = String(i); return update(); },
     moveTo: async (dy, dx) => moveTo(dy, dx),
+    /** The image shown and its move, once the last prediction has been drawn. */
+    current: async () => { await pending; return { ...state }; },
   };
 }

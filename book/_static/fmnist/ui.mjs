@@ -76,18 +76,24 @@ const INK = (v) => { const g = Math.round(255 * (1 - v)); return [g, g, g]; };
 const ORANGE = (v) => [255 - Math.round(v * (255 - 166)), 255 - Math.round(v * (255 - 54)),
   255 - Math.round(v * 255)];
 
+// Signed: purple (-max) through white (0) to orange (+max), as the book's signed figures.
+const SIGNED = (v) => (v >= 0 ? ORANGE(v) : [255 - Math.round(-v * (255 - 94)),
+  255 - Math.round(-v * (255 - 60)), 255 - Math.round(-v * (255 - 153))]);
+
 /**
  * Draw `values` (width * height, row-major) on `canvas` at one canvas pixel per value.
- * `scale`: "ink" (values in [0, 1]) or "heat" (0 to `max`, white to dark orange).
+ * `scale`: "ink" (values in [0, 1]), "heat" (0 to `max`, white to dark orange) or
+ * "signed" (-`max` purple, 0 white, `max` orange).
  */
 export function drawMap(canvas, values, width, height, { scale = "ink", max = 1 } = {}) {
   canvas.width = width;
   canvas.height = height;
   const context = canvas.getContext("2d");
   const image = context.createImageData(width, height);
-  const colour = scale === "ink" ? INK : ORANGE;
+  const colour = { ink: INK, heat: ORANGE, signed: SIGNED }[scale];
+  const low = scale === "signed" ? -1 : 0;
   for (let i = 0; i < width * height; i++) {
-    const v = Math.min(1, Math.max(0, max > 0 ? values[i] / max : 0));
+    const v = Math.min(1, Math.max(low, max > 0 ? values[i] / max : 0));
     const [r, g, b] = colour(v);
     image.data.set([r, g, b, 255], 4 * i);
   }

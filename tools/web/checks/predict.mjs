@@ -7,6 +7,7 @@ export const TOLERANCE = 1e-4;
 const argmax = (v) => v.indexOf(Math.max(...v));
 
 export async function check(t) {
+  await keyboard(t);
   const records = await t.asset("images.json");
   const count = await t.call("select", 0).then(() => records.labels.length);
   let worst = 0;
@@ -24,5 +25,23 @@ export async function check(t) {
   for (const model of ["cnn", "mlp"]) {
     const sum = drawn[model].reduce((a, b) => a + b, 0);
     if (Math.abs(sum - 1) > 1e-6) t.fail(`drawing: ${model} probabilities add up to ${sum}`);
+  }
+}
+
+// Keyboard: on the cleared canvas, Space paints the pixel under the cursor (it starts in
+// the centre), an arrow key moves the cursor, Delete erases.
+export async function keyboard(t) {
+  await t.call("drawPixels", []);
+  const canvas = t.page.locator('.fmnist-widget[data-widget="predict"] canvas');
+  await canvas.focus();
+  await t.page.keyboard.press("Space");
+  await t.page.keyboard.press("ArrowRight");
+  await t.page.keyboard.press("ArrowRight");
+  await t.page.keyboard.press("Space");
+  await t.page.keyboard.press("Delete");
+  const pixels = await t.call("pixels");
+  const at = (row, col) => pixels[row * 28 + col];
+  if (!(at(14, 14) === 1 && at(14, 16) === 0 && at(14, 17) > 0)) {
+    t.fail(`keyboard drawing: pixels (14,14) ${at(14, 14)}, (14,16) ${at(14, 16)}, (14,17) ${at(14, 17)}`);
   }
 }

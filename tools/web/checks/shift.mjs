@@ -7,6 +7,7 @@ export const TOLERANCE = 1e-4;
 const argmax = (v) => v.indexOf(Math.max(...v));
 
 export async function check(t) {
+  await keyboard(t);
   const recorded = await t.asset("shift.json");
   const { dy, dx } = recorded.move;
   const count = recorded.probabilities.cnn.length;
@@ -25,4 +26,17 @@ export async function check(t) {
   // The shift stops at the range's edge, as the chapter's -4..+4 curves do.
   const edge = await t.call("moveTo", 0, recorded.range + 3);
   if (edge.dx !== recorded.range) t.fail(`moving past ${recorded.range} px gave ${edge.dx}`);
+}
+
+// Keyboard: arrow keys on the image move it, Home puts it back.
+export async function keyboard(t) {
+  await t.call("moveTo", 0, 0);
+  const canvas = t.page.locator('.fmnist-widget[data-widget="shift"] canvas').first();
+  await canvas.focus();
+  for (const key of ["ArrowRight", "ArrowRight", "ArrowUp"]) await t.page.keyboard.press(key);
+  const moved = await t.call("current");
+  if (moved.dx !== 2 || moved.dy !== -1) t.fail(`keys moved the image by (${moved.dy}, ${moved.dx}), not (-1, 2)`);
+  await t.page.keyboard.press("Home");
+  const back = await t.call("current");
+  if (back.dx !== 0 || back.dy !== 0) t.fail(`Home left the image at (${back.dy}, ${back.dx})`);
 }
