@@ -183,6 +183,8 @@ export async function mount(root) {
   const refresh = () => { update(); for (const c of all) c.show(); };
   for (const c of all) c.input.addEventListener("input", refresh);
   refresh();
+  const shown = () => ({ formula: formula.textContent, field: fieldText.textContent,
+    layers: [...table.querySelectorAll("tr")].slice(1).map((tr) => [...tr.children].map((c) => c.textContent)) });
   // The API the browser check drives (tools/web/checks/arithmetic.mjs).
   return {
     stack, outputSide,
@@ -190,8 +192,8 @@ export async function mount(root) {
     set: (values) => {
       for (const [key, value] of Object.entries(values)) controls[key].input.value = String(value);
       refresh();
-      return { formula: formula.textContent, field: fieldText.textContent,
-        layers: [...table.querySelectorAll("tr")].slice(1).map((tr) => [...tr.children].map((c) => c.textContent)) };
+      return shown();
     },
+    shown,
   };
 }

@@ -134,5 +134,6 @@ export async function mount(root, ctx) {
     provenance(manifest),
   );
   await show(0, "chapter");
-  return { show };
+  // The API the browser check drives: show an image and setting; the last map shown.
+  return { show, current: () => busy };
 }

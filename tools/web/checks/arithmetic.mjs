@@ -54,6 +54,23 @@ export async function check(t) {
     }
   }
   t.log(`${rows.length} settings: ${bad} mismatches with fmnist_edu.summary; the controls show the same`);
+  await keyboard(t);
+}
+
+// Keyboard: arrow keys on the kernel slider change the formula; End on the pool2 row slider
+// moves the traced unit to pool2's last row.
+export async function keyboard(t) {
+  await t.call("set", { side: 7, kernel: 3, stride: 1, padding: 1, dilation: 1 });
+  const slider = (suffix) => t.page.locator(`.fmnist-widget[data-widget="arithmetic"] input[id$="-${suffix}"]`);
+  await slider("kernel").focus();
+  for (const key of ["ArrowRight", "ArrowRight"]) await t.page.keyboard.press(key);
+  const wider = await t.call("shown");
+  if (!wider.formula.endsWith("= 5")) t.fail(`kernel 5 by keyboard: the formula shows "${wider.formula}"`);
+  await slider("frow").focus();
+  await t.page.keyboard.press("End");
+  const last = await t.call("shown");
+  const side = Number(wider.layers.find((cells) => cells[0] === "pool2")?.[1]);
+  if (!last.field.startsWith(`Unit (${side - 1}, `)) t.fail(`End on the pool2 row (side ${side}): "${last.field}"`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] || "").href) {

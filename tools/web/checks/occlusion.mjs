@@ -13,7 +13,22 @@ function captumMap(text, i) {
   return Array.from(all.subarray(i * PIXELS, (i + 1) * PIXELS));
 }
 
+// Keyboard: arrow keys on the two menus pick the next setting and the next image.
+export async function keyboard(t) {
+  await t.call("show", 0, "chapter");
+  const menu = (id) => t.page.locator(`#${id}`);
+  await menu("fmnist-occlusion-setting").focus();
+  await t.page.keyboard.press("ArrowDown");
+  const finer = await t.call("current");
+  if (finer.setting !== "fine" || finer.index !== 0) t.fail(`ArrowDown on the setting gave ${finer.setting}, image ${finer.index}`);
+  await menu("fmnist-occlusion-image").focus();
+  await t.page.keyboard.press("ArrowDown");
+  const next = await t.call("current");
+  if (next.index !== 1 || next.setting !== "fine") t.fail(`ArrowDown on the image gave image ${next.index}, ${next.setting}`);
+}
+
 export async function check(t) {
+  await keyboard(t);
   const stored = await t.asset("occlusion.json");
   const records = await t.asset("images.json");
   const images = [0, records.labels.length - 1];
