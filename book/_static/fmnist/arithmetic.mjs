@@ -161,7 +161,7 @@ export async function mount(root) {
     drawConv(view, { n: v.side, k: v.kernel, st: v.stride, p: v.padding, d: v.dilation, out }, out >= 1 ? unit : { r: -99, c: -99 });
     const { layers, failsAt } = stack("blocks", IMAGE_SIDE, settings);
     table.replaceChildren(
-      el("caption", {}, "Each layer's side and receptive field (RF), with these settings"),
+      el("caption", {}, "Side and receptive field (RF) of each layer"),
       el("tr", {}, el("th", { scope: "col" }, "layer"), el("th", { scope: "col" }, "side"), el("th", { scope: "col" }, "RF")),
       ...layers.map((l) => el("tr", {}, el("th", { scope: "row" }, l.name), el("td", {}, String(l.side)), el("td", {}, `${l.field} × ${l.field}`))),
       ...(failsAt ? [el("tr", {}, el("th", { scope: "row" }, failsAt), el("td", { colspan: 2 }, "too small: no output"))] : []),

@@ -98,7 +98,7 @@ export async function mount(root, ctx) {
   const picker = imagePicker("fmnist-occlusion-image", records, (i) => show(i, setting.value));
   const setting = el("select", { id: "fmnist-occlusion-setting", onchange: () => show(Number(picker.select.value), setting.value) },
     ...Object.entries(stored.settings).map(([key, s]) => el("option", { value: key },
-      `${s.window} × ${s.window} patch, step ${s.stride}${key === "chapter" ? " (the chapter's)" : ""}: ${s.passes} passes`)));
+      `${s.window} × ${s.window}, step ${s.stride}${key === "chapter" ? " (chapter)" : ""}: ${s.passes} passes`)));
   let busy = Promise.resolve();
 
   const compute = async (i, key) => {
@@ -125,7 +125,7 @@ export async function mount(root, ctx) {
 
   root.append(
     el("div", { class: "fmnist-controls" }, picker.element,
-      el("span", {}, el("label", { for: setting.id }, "Occlusion "), setting)),
+      el("span", { class: "fmnist-occ-choice" }, el("label", { for: setting.id }, "Occlusion patch"), setting)),
     el("div", { class: "fmnist-occ-row" }, figure("image", canvases.image),
       figure("this browser", canvases.browser), figure("Captum (build)", canvases.captum)),
     status.element,
