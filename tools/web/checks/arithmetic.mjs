@@ -55,6 +55,25 @@ export async function check(t) {
   }
   t.log(`${rows.length} settings: ${bad} mismatches with fmnist_edu.summary; the controls show the same`);
   await keyboard(t);
+  await withoutWebAssembly(t);
+}
+
+// The explorable needs no WebAssembly: in a page without it, it still mounts and computes.
+export async function withoutWebAssembly(t) {
+  const page = await t.page.context().newPage();
+  try {
+    await page.addInitScript(() => { delete globalThis.WebAssembly; });
+    await page.goto(t.page.url(), { waitUntil: "load" });
+    await page.waitForFunction(() => window.fmnistWidgets?.ready);
+    await page.evaluate(() => window.fmnistWidgets.ready);
+    const root = '.fmnist-widget[data-widget="arithmetic"]';
+    const state = await page.$eval(root, (r) => [r.dataset.state, typeof WebAssembly]);
+    if (state[0] !== "ready" || state[1] !== "undefined") t.fail(`without WebAssembly: state ${state[0]} (WebAssembly ${state[1]})`);
+    const shown = await page.$eval(root, (r) => r.fmnistApi.set({ side: 7, kernel: 3, stride: 2, padding: 0, dilation: 1 }));
+    if (!shown.formula.endsWith("= 3")) t.fail(`without WebAssembly: the formula shows "${shown.formula}"`);
+  } finally {
+    await page.close();
+  }
 }
 
 // Keyboard: arrow keys on the kernel slider change the formula; End on the pool2 row slider

@@ -27,8 +27,28 @@ export async function keyboard(t) {
   if (next.index !== 1 || next.setting !== "fine") t.fail(`ArrowDown on the image gave image ${next.index}, ${next.setting}`);
 }
 
+// Without WebAssembly the widget keeps a one-line note saying why, and the page no error.
+export async function withoutWebAssembly(t) {
+  const page = await t.page.context().newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  try {
+    await page.addInitScript(() => { delete globalThis.WebAssembly; });
+    await page.goto(t.page.url(), { waitUntil: "load" });
+    await page.waitForFunction(() => window.fmnistWidgets?.ready);
+    await page.evaluate(() => window.fmnistWidgets.ready);
+    const [state, note] = await page.$eval('.fmnist-widget[data-widget="occlusion"]',
+      (r) => [r.dataset.state, r.querySelector(".fmnist-widget-note")?.textContent ?? ""]);
+    if (state !== "absent" || !note.includes("WebAssembly")) t.fail(`without WebAssembly: state ${state}, note "${note}"`);
+    for (const e of errors) t.fail(`without WebAssembly: page error ${e}`);
+  } finally {
+    await page.close();
+  }
+}
+
 export async function check(t) {
   await keyboard(t);
+  await withoutWebAssembly(t);
   const stored = await t.asset("occlusion.json");
   const records = await t.asset("images.json");
   const images = [0, records.labels.length - 1];
