@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -89,29 +88,42 @@ def test_bad_settings_are_refused_by_name():
         arithmetic.layers("pool", 3, 1, 0, 1)
 
 
+def _context(tmp_path: Path) -> AssetContext:
+    folder = tmp_path / "_static" / "fmnist" / "assets"
+    folder.mkdir(parents=True)
+    return AssetContext(tmp_path, folder, None, None, None, {}, {}, [], None, "test")
+
+
 def test_the_writer_puts_the_table_in_the_site(tmp_path):
-    folder = tmp_path / "assets"
-    folder.mkdir()
-    ctx = AssetContext(tmp_path, folder, None, None, None, {}, {}, [], None, "test")
+    ctx = _context(tmp_path)
     entry = arithmetic.write(ctx)
-    path = folder / arithmetic.ASSET
+    path = ctx.folder / arithmetic.ASSET
     table = json.loads(path.read_text())
-    assert entry == {"file": arithmetic.ASSET, "settings": len(arithmetic.table())}
+    assert entry["file"] == arithmetic.ASSET and entry["settings"] == len(arithmetic.table())
     assert ctx.written[arithmetic.ASSET] == path.stat().st_size
     assert table["rows"] == arithmetic.table() and "d(k - 1)" in table["formula"]
     assert {r["kind"] for r in table["rows"]} == set(arithmetic.KINDS)
     failing = [r["fails_at"] is not None for r in table["rows"]]
     assert any(failing) and not all(failing)
+    if shutil.which("node"):  # the build checks the JavaScript against the table
+        assert f"{len(table['rows'])} settings, 0 mismatches" in entry["javascript"]
+
+
+def test_without_node_the_javascript_is_not_checked(tmp_path):
+    ctx = _context(tmp_path)
+    arithmetic.write(ctx)
+    note = arithmetic.check_javascript(tmp_path, tmp_path / "absent.mjs")
+    assert note.startswith("not checked")
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node")
-def test_the_javascript_agrees_with_summary(tmp_path):
-    site = tmp_path / "html"
-    shutil.copytree(ROOT / "book/_static/fmnist", site / "_static/fmnist")
-    (site / "_static/fmnist/assets").mkdir()
-    (site / "_static/fmnist/assets" / arithmetic.ASSET).write_text(json.dumps(arithmetic.asset()))
-    check = ROOT / "tools/web/checks/arithmetic.mjs"
-    done = subprocess.run(["node", str(check), str(site)], capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{len(arithmetic.table())} settings, 0 mismatches" in done.stdout
+def test_javascript_that_disagrees_fails_the_build(tmp_path):
+    ctx = _context(tmp_path)
+    arithmetic.write(ctx)
+    broken = tmp_path / "src"
+    shutil.copytree(ROOT / "book/_static/fmnist", broken)
+    source = (broken / "arithmetic.mjs").read_text()
+    wrong = "extent += (k - 1) * jump;"  # forgets the dilation
+    (broken / "arithmetic.mjs").write_text(source.replace("extent += d * (k - 1) * jump;", wrong))
+    with pytest.raises(arithmetic.ArithmeticMismatch, match=r"arithmetic\.mjs: differs .* d=2"):
+        arithmetic.check_javascript(tmp_path, broken / "arithmetic.mjs")

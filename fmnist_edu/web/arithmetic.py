@@ -5,8 +5,9 @@ the output side of a convolution, ``floor((n + 2p - d(k - 1) - 1) / s) + 1``, an
 receptive field of an output unit through the book's two conv blocks. This module
 computes the same numbers for a table of settings with :func:`fmnist_edu.summary.summarize`,
 which measures the sides by running real ``nn.Conv2d`` and ``nn.MaxPool2d`` layers, and
-its writer (:func:`write`) puts the table into the built site (``arithmetic.json``); the
-checks compare the JavaScript with it, so the book has one source of truth for the formula.
+its writer (:func:`write`) puts the table into the built site (``arithmetic.json``) and
+fails the build when the JavaScript gives other numbers (the browser check compares them
+again in Chromium), so the book has one source of truth for the formula.
 
 Two kinds of rows:
 
@@ -19,13 +20,16 @@ Two kinds of rows:
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
 from collections import OrderedDict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from fmnist_edu import summary
-from fmnist_edu.errors import ConfigError
+from fmnist_edu.errors import ConfigError, FmnistEduError
 from fmnist_edu.models import IMAGE_SIDE
 
 if TYPE_CHECKING:
@@ -36,12 +40,19 @@ ASSET = "arithmetic.json"
 #: The output side of a convolution (Dumoulin and Visin, 2016), as the explorable shows it.
 FORMULA = "floor((n + 2p - d(k - 1) - 1) / s) + 1"
 #: The settings the table covers: (kind, sides, kernels, strides, paddings, dilations).
-GRID: tuple[tuple[str, tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...],
-                  tuple[int, ...]], ...] = (
+GRID: tuple[tuple[Any, ...], ...] = (
     ("conv", (7,), (1, 2, 3, 5), (1, 2, 3), (0, 1, 2), (1, 2)),
     ("blocks", (IMAGE_SIDE,), (1, 3, 5, 7), (1, 2), (0, 1, 2, 3), (1, 2)),
 )  # fmt: skip
 KINDS = ("conv", "blocks")
+_ROOT = Path(__file__).resolve().parents[2]
+#: The explorable's source and its Node check, in a checkout (a wheel has neither).
+MODULE = _ROOT / "book" / "_static" / "fmnist" / "arithmetic.mjs"
+NODE_CHECK = _ROOT / "tools" / "web" / "checks" / "arithmetic.mjs"
+
+
+class ArithmeticMismatch(FmnistEduError):
+    """The explorable's JavaScript disagrees with :func:`table` (``fmnist_edu.summary``)."""
 
 
 def layers(kind: str, kernel: int, stride: int, padding: int, dilation: int) -> nn.Sequential:
@@ -110,8 +121,34 @@ def asset() -> dict[str, Any]:
     return {"formula": FORMULA, "rows": table()}
 
 
+def check_javascript(site: str | Path, module: str | Path = MODULE, node: str | None = None) -> str:
+    """Compare the explorable's functions in ``module`` with ``site``'s ``arithmetic.json``.
+
+    Runs :data:`NODE_CHECK` with Node (``node``, default the one on ``PATH``) and returns
+    its summary line, or a note saying why nothing was checked (no Node, or no checkout).
+
+    Raises:
+        ArithmeticMismatch: naming ``module`` and its first difference from the table.
+    """
+    node = node or shutil.which("node")
+    if node is None or not Path(module).is_file() or not NODE_CHECK.is_file():
+        return "not checked: needs Node and the book's sources"
+    done = subprocess.run([node, str(NODE_CHECK), str(site), str(module)], capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or ["(no output)"])[0]
+        raise ArithmeticMismatch(f"{module}: differs from fmnist_edu.summary: {first}")
+    return done.stdout.strip()
+
+
 def write(ctx: AssetContext) -> dict[str, Any]:
-    """The asset writer (``WRITERS["arithmetic"]``): ``arithmetic.json``; its manifest entry."""
+    """The asset writer (``WRITERS["arithmetic"]``): ``arithmetic.json``; its manifest entry.
+
+    Then checks the explorable's JavaScript against it (:func:`check_javascript`).
+
+    Raises:
+        ArithmeticMismatch: when the JavaScript gives other numbers than the table.
+    """
     value = asset()
     ctx.write_json(ASSET, value)
-    return {"file": ASSET, "settings": len(value["rows"])}
+    return {"file": ASSET, "settings": len(value["rows"]), "javascript": check_javascript(ctx.site)}

@@ -4,7 +4,8 @@
 // receptive fields and failing layer from arithmetic.mjs's functions, and the controls must
 // show them. Two ways to run it:
 //   node tools/web/checks/run.mjs SITE arithmetic   in Chromium, with the other checks;
-//   node tools/web/checks/arithmetic.mjs SITE       in Node, the functions only.
+//   node tools/web/checks/arithmetic.mjs SITE [MODULE]   in Node, the functions only (MODULE:
+//     the arithmetic.mjs to test, default SITE's; the book's build runs it on the source).
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -95,7 +96,8 @@ export async function keyboard(t) {
 if (import.meta.url === pathToFileURL(process.argv[1] || "").href) {
   const site = resolve(process.argv[2] || "_build/quick/_build/html");
   const { rows } = JSON.parse(readFileSync(join(site, "_static/fmnist/assets/arithmetic.json"), "utf8"));
-  const fns = await import(pathToFileURL(join(site, "_static/fmnist/arithmetic.mjs")).href);
+  const module = resolve(process.argv[3] || join(site, "_static/fmnist/arithmetic.mjs"));
+  const fns = await import(pathToFileURL(module).href);
   const bad = rows.flatMap((row) => compareRow(row, fns.stack(row.kind, row.side, settingsOf(row)),
     fns.outputSide(row.side, row.kernel, row.stride, row.padding, row.dilation)));
   for (const line of bad.slice(0, 20)) console.error(line);
