@@ -108,6 +108,7 @@ export async function mount(root, ctx) {
     let maxAbsDiff = 0, max = 0;
     reference.forEach((v, p) => { maxAbsDiff = Math.max(maxAbsDiff, Math.abs(v - map[p])); max = Math.max(max, Math.abs(v)); });
     drawMap(canvases.image, images[i], SIDE, SIDE);
+    canvases.image.setAttribute("aria-label", `Test image ${records.indices[i]}: ${names[records.labels[i]]}`);
     drawSigned(canvases.browser, map, max);
     drawSigned(canvases.captum, reference, max);
     const agree = target === stored.targets[i] ? "" : ` (Captum's map explains ${names[stored.targets[i]]}, PyTorch's prediction)`;
