@@ -8,6 +8,7 @@ const argmax = (v) => v.indexOf(Math.max(...v));
 
 export async function check(t) {
   await keyboard(t);
+  await touch(t);
   const records = await t.asset("images.json");
   const count = await t.call("select", 0).then(() => records.labels.length);
   let worst = 0;
@@ -43,5 +44,19 @@ export async function keyboard(t) {
   const at = (row, col) => pixels[row * 28 + col];
   if (!(at(14, 14) === 1 && at(14, 16) === 0 && at(14, 17) > 0)) {
     t.fail(`keyboard drawing: pixels (14,14) ${at(14, 14)}, (14,16) ${at(14, 16)}, (14,17) ${at(14, 17)}`);
+  }
+}
+
+// Touch: a tap on the cleared canvas paints the pixel under the finger.
+export async function touch(t) {
+  await t.call("drawPixels", []);
+  const canvas = t.page.locator('.fmnist-widget[data-widget="predict"] canvas');
+  const box = await canvas.boundingBox();
+  const side = box.width / 28;
+  await t.page.touchscreen.tap(box.x + 20.5 * side, box.y + 7.5 * side); // row 7, column 20
+  const pixels = await t.call("pixels");
+  if (pixels[7 * 28 + 20] !== 1 || pixels.filter((v) => v > 0).length !== 9) {
+    t.fail(`a tap at row 7, column 20 painted ${pixels.filter((v) => v > 0).length} pixels, `
+      + `that one ${pixels[7 * 28 + 20]}`);
   }
 }

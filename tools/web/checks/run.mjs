@@ -72,7 +72,7 @@ async function axe(page) {
 }
 
 try {
-  const context = await browser.newContext({ deviceScaleFactor: 1 });
+  const context = await browser.newContext({ deviceScaleFactor: 1, hasTouch: true });
   const external = [];
   await context.route(() => true, (route) => {
     const url = route.request().url();
