@@ -2,9 +2,10 @@
 
 The table is measured, not typed: a dummy image is passed through the model and every
 leaf layer reports what it produced. The receptive field follows the usual recurrence
-(Araujo et al., 2019): a layer with kernel ``k`` and stride ``s`` grows the field by
-``(k - 1) * jump`` and multiplies the jump (the input-pixel distance between
-neighbouring outputs) by ``s``. After a flatten, each unit sees the whole image.
+(Araujo et al., 2019): a layer with kernel ``k``, dilation ``d``, stride ``s`` and
+padding ``p`` grows the field by ``d * (k - 1) * jump``, multiplies the jump (the
+input-pixel distance between neighbouring outputs) by ``s``, and moves the first input
+pixel its first unit sees by ``-p * jump``. After a flatten, each unit sees the whole image.
 """
 
 from __future__ import annotations
@@ -27,10 +28,21 @@ class LayerInfo:
     parameters: int
     macs: int
     receptive_field: int
+    #: Input pixels between the fields of neighbouring units along a side.
+    jump: int = 1
+    #: Input row (and column) where unit 0's field starts: negative reaches into padding.
+    field_start: int = 0
+    #: The field's side before clipping to the image (``receptive_field`` is clipped).
+    field_extent: int = 1
 
 
 def _pair(value: int | tuple[int, ...]) -> int:
     return value[0] if isinstance(value, tuple) else value
+
+
+def _span(kernel: int, dilation: int) -> int:
+    """A (dilated) kernel's extent: ``d * (k - 1) + 1`` input positions."""
+    return dilation * (kernel - 1) + 1
 
 
 def summarize(model: nn.Module, side: int = IMAGE_SIDE) -> list[LayerInfo]:
@@ -40,33 +52,35 @@ def summarize(model: nn.Module, side: int = IMAGE_SIDE) -> list[LayerInfo]:
     activations, pooling and dropout count zero.
     """
     rows: list[LayerInfo] = []
-    field, jump = 1, 1
+    field, jump, start = 1, 1, 0
     hooks = []
+
+    def grow(span: int, stride: int, padding: int) -> None:
+        nonlocal field, jump, start
+        field, start, jump = field + (span - 1) * jump, start - padding * jump, jump * stride
 
     def record(name: str):
         def hook(module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
-            nonlocal field, jump
+            nonlocal field, start
             params = sum(p.numel() for p in module.parameters(recurse=False))
             macs = 0
             if isinstance(module, nn.Conv2d):
                 k, s = _pair(module.kernel_size), _pair(module.stride)
                 per_output = module.in_channels // module.groups * k * k
                 macs = output[0].numel() * per_output
-                span = _pair(module.dilation) * (k - 1) + 1  # a dilated kernel's extent
-                field, jump = field + (span - 1) * jump, jump * s
+                grow(_span(k, _pair(module.dilation)), s, _pair(module.padding))
             elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
                 k, s = _pair(module.kernel_size), _pair(module.stride or module.kernel_size)
-                field, jump = field + (k - 1) * jump, jump * s
+                dilation = _pair(module.dilation) if isinstance(module, nn.MaxPool2d) else 1
+                grow(_span(k, dilation), s, _pair(module.padding))
             elif isinstance(module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
                 n_in, n_out = inputs[0].shape[-1], output.shape[-1]
                 k = -(-n_in // n_out)  # PyTorch's widest window: ceil(n_in / n_out)
-                s = max(n_in // n_out, 1)
-                field, jump = field + (k - 1) * jump, jump * s
-            elif isinstance(module, nn.Flatten):
-                field = side
-            elif isinstance(module, nn.Linear):
-                macs = module.in_features * module.out_features
-                field = side
+                grow(k, max(n_in // n_out, 1), 0)
+            elif isinstance(module, nn.Flatten | nn.Linear):
+                if isinstance(module, nn.Linear):
+                    macs = module.in_features * module.out_features
+                field, start = side, 0
             rows.append(
                 LayerInfo(
                     name=name,
@@ -75,6 +89,9 @@ def summarize(model: nn.Module, side: int = IMAGE_SIDE) -> list[LayerInfo]:
                     parameters=params,
                     macs=macs,
                     receptive_field=min(field, side),
+                    jump=jump,
+                    field_start=start,
+                    field_extent=field,
                 )
             )
 
@@ -94,6 +111,20 @@ def summarize(model: nn.Module, side: int = IMAGE_SIDE) -> list[LayerInfo]:
             h.remove()
         model.train(was_training)
     return rows
+
+
+def unit_window(row: LayerInfo, index: int, side: int = IMAGE_SIDE) -> tuple[int, int]:
+    """The input rows (or columns) ``(first, last)`` that unit ``index`` of ``row``'s layer sees.
+
+    Unit ``i``'s field starts at ``field_start + i * jump`` and spans ``field_extent``
+    pixels; the window is clipped to the image's ``side`` (padding holds no pixels).
+    Raises ``ValueError`` for a unit outside the layer's output.
+    """
+    units = row.output_shape[-1] if len(row.output_shape) == 3 else 1
+    if not 0 <= index < units:
+        raise ValueError(f"index={index}: layer {row.name} has units 0..{units - 1} per side")
+    first = row.field_start + index * row.jump
+    return max(first, 0), min(first + row.field_extent - 1, side - 1)
 
 
 def format_table(rows: list[LayerInfo]) -> str:

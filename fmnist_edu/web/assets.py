@@ -31,7 +31,7 @@ from fmnist_edu.data import Split
 from fmnist_edu.settings import Profile
 from fmnist_edu.store import ResultStore, atomic_write
 from fmnist_edu.training import to_inputs
-from fmnist_edu.web import engine, predictions
+from fmnist_edu.web import arithmetic, engine, occlusion, predictions
 from fmnist_edu.web import export as web_export
 
 STATIC = Path("_static") / "fmnist"
@@ -94,7 +94,12 @@ def _shift(ctx: AssetContext) -> dict[str, Any]:
 
 
 Writer = Callable[[AssetContext], Any]
-WRITERS: dict[str, Writer] = {"predict": _predict, "shift": _shift}
+WRITERS: dict[str, Writer] = {
+    "predict": _predict,
+    "shift": _shift,
+    "arithmetic": arithmetic.write,
+    "occlusion": occlusion.write,
+}
 """The widgets' build-time data, by widget name (web2 adds ``arithmetic`` and ``occlusion``)."""
 
 
