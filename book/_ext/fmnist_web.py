@@ -49,6 +49,10 @@ NOTE = (
     "The live version of this figure needs JavaScript and WebAssembly; "
     "the figure above shows the same result."
 )
+JS_NOTE = (
+    "The live version of this figure needs JavaScript; the figure above shows the same result."
+)
+"""The note of a widget that runs no model (it needs no WebAssembly)."""
 NO_ENGINE_NOTE = (
     "The live version of this figure is absent: its engine (onnxruntime-web) was not "
     "installed when this site was built; the figure above shows the same result."
@@ -65,7 +69,7 @@ def widget_html(name: str) -> str:
     """The placeholder of widget ``name``: its div and one-line note (base URL filled later)."""
     return (
         f'<div class="fmnist-widget" data-widget="{name}" data-base="{BASE}">'
-        f'<p class="fmnist-widget-note">{NOTE}</p></div>'
+        f'<p class="fmnist-widget-note">{NOTE if name in ENGINE_WIDGETS else JS_NOTE}</p></div>'
     )
 
 
