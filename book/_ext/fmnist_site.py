@@ -16,6 +16,14 @@ Accessible bibliography
     deprecated ``role="doc-biblioentry"``, which is not a list item: axe-core reports a
     critical ``aria-required-children`` violation. Each page's body is rewritten so that the
     entries are ``role="listitem"`` (:func:`fix_citation_roles`).
+
+A colour mode on the first visit
+    pydata-sphinx-theme reads the colour mode from the page's ``data-mode``, which Jupyter
+    Book leaves empty until the reader picks one: every first visit logged "Got invalid
+    theme mode" as a console error. A one-line script (:data:`DEFAULT_MODE_JS`) sets
+    ``auto`` (follow the system), the mode the theme then falls back to, before the theme
+    reads it. It is set there and not as the theme's ``default_mode``, which would also
+    write ``data-theme="auto"`` into the HTML, a theme with no colours when JavaScript is off.
 """
 
 from __future__ import annotations
@@ -98,7 +106,13 @@ def _copy(app, exception) -> None:
         copy_mathjax(Path(app.outdir) / "_static" / "mathjax")
 
 
+DEFAULT_MODE_JS = (
+    'if (!document.documentElement.dataset.mode) document.documentElement.dataset.mode = "auto";'
+)
+
+
 def setup(app):
+    app.add_js_file(None, body=DEFAULT_MODE_JS)
     app.connect("config-inited", _use_local_mathjax)
     app.connect("builder-inited", _check_mathjax)
     app.connect("html-page-context", _page)

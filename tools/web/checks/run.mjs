@@ -25,10 +25,6 @@ import { launchChromium } from "../../a11y/site.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const AXE = createRequire(join(here, "../../a11y/package.json")).resolve("axe-core/axe.min.js");
 const FAILING = new Set(["serious", "critical"]);
-// Console messages the theme logs on every page of the book, widgets or not, not counted:
-// pydata-sphinx-theme calls the empty default colour mode Jupyter Book gives it invalid
-// (then uses "auto", as it should).
-const THEME_NOISE = [/^Got invalid theme mode: \. Resetting to auto\.$/];
 const VIEWPORTS = { desktop: { width: 1200, height: 900 }, phone: { width: 390, height: 844 } };
 
 const [site, ...wanted] = process.argv.slice(2);
@@ -51,7 +47,7 @@ async function openPage(context, name, viewport) {
   await page.setViewportSize(viewport);
   const problems = [];
   page.on("console", (m) => {
-    if (m.type() === "error" && !THEME_NOISE.some((r) => r.test(m.text()))) problems.push(`console error: ${m.text()}`);
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   await page.goto(`${origin}/${name}`, { waitUntil: "load" });
