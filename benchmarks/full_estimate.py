@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -40,6 +41,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workload  # noqa: E402
 
 TARGET_HOURS = 2.0  # issue 18: the whole book on a 4-core runner in under 2 h
+MARGIN = 1.5  # the build step's time limit over the runner's estimate
+JOB_LIMIT_MIN = 360  # GitHub-hosted runners stop any job after 6 hours
+SETUP_MIN = 30  # the job's other steps: install, caches, data, upload
+
+
+def workflow_timeouts(runner_seconds: float) -> dict[str, int]:
+    """``timeout-minutes`` of book.yml's build step and job, from the runner's estimate.
+
+    The step gets ``MARGIN`` times the estimate, rounded up to 10 minutes, but leaves the
+    job's other steps ``SETUP_MIN`` within GitHub's ``JOB_LIMIT_MIN``; ``capped`` says
+    when that limit, not the margin, set it (then a first cold build needs more than one
+    workflow run, each resuming from the cached results store).
+    """
+    wanted = math.ceil(MARGIN * runner_seconds / 600) * 10
+    step = min(wanted, JOB_LIMIT_MIN - SETUP_MIN)
+    return {"step": step, "job": step + SETUP_MIN, "capped": int(wanted > step)}
 
 
 def core_seconds(run: workload.Run, rates: dict) -> float:
@@ -112,6 +129,7 @@ def estimate(
         book["batched_one_core_s"] = book["one_core_s"] / batched_ratio
     runner = book[f"runner_{cores}_cores_s"]
     return {
+        "timeouts_min": workflow_timeouts(runner),
         "cores": cores,
         "workers": list(workers),
         "target_hours": TARGET_HOURS,
@@ -186,6 +204,9 @@ def main() -> None:
         for r in runs
     ]  # fmt: skip
     print(markdown(result))
+    t = result["timeouts_min"]
+    print(f"book.yml: build step timeout-minutes {t['step']}, job {t['job']}"
+          + (" (capped by GitHub's job limit)" if t["capped"] else ""))  # fmt: skip
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
 

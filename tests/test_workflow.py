@@ -52,3 +52,22 @@ def test_the_workflow_builds_the_full_book_on_main_and_deploys_it():
     assert deploy["needs"] == "build"
     assert deploy["steps"][0]["uses"].startswith("actions/deploy-pages@")
     assert spec["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+
+
+def test_the_build_timeouts_come_from_the_committed_full_build_estimate():
+    import json
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import full_estimate
+
+    estimate = json.loads((ROOT / "benchmarks" / "results" / "full_estimate.json").read_text())
+    runner = estimate["book"][f"runner_{estimate['cores']}_cores_s"]
+    wanted = full_estimate.workflow_timeouts(runner)
+    assert estimate["timeouts_min"] == wanted  # the committed JSON is the code's own output
+    build = yaml.YAML(typ="safe").load(WORKFLOW.read_text())["jobs"]["build"]
+    step = next(s for s in build["steps"] if "jupyter-book build" in s.get("run", ""))
+    assert (step["timeout-minutes"], build["timeout-minutes"]) == (wanted["step"], wanted["job"])
+    assert wanted["step"] >= full_estimate.MARGIN * runner / 60 or wanted["capped"]
+    assert build["timeout-minutes"] <= full_estimate.JOB_LIMIT_MIN
+    assert full_estimate.workflow_timeouts(3600) == {"step": 90, "job": 120, "capped": 0}
+    assert full_estimate.workflow_timeouts(5 * 3600)["capped"] == 1
