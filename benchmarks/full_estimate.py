@@ -69,6 +69,16 @@ def core_seconds(run: workload.Run, rates: dict) -> float:
     )
 
 
+def subset_core_seconds(run: workload.Run, rates: dict) -> float:
+    """One core's CPU seconds for ``run`` as the cold build on the subset trained it."""
+    rate = rates[run.rate_key]
+    predicted = run.val_images * run.validated_epochs + run.test_images
+    return (
+        run.train_images * run.epochs / rate["train_images_per_s"]
+        + predicted / rate["predict_images_per_s"]
+    )
+
+
 def packed(seconds: list[float], cores: int) -> float:
     """Makespan of independent runs on ``cores`` cores, longest first to the least loaded."""
     loads = [0.0] * max(1, cores)
@@ -99,12 +109,15 @@ def estimate(
     chapters = {}
     for name, rs in by_chapter.items():
         secs = [core_seconds(r, rates) for r in rs]
+        subset = [subset_core_seconds(r, rates) for r in rs]
         longest = max(secs)
         row = {
             "runs": len(rs),
             "designs": sorted({r.design for r in rs}),
             "subset_train_wall_s": sum(r.wall_seconds for r in rs),
             "subset_cpu_s": sum(r.cpu_seconds or 0.0 for r in rs),
+            "subset_one_core_s": sum(subset),
+            "subset_2_cores_s": packed(subset, 2),
             "full_train_passes": sum(r.full["train_passes"] for r in rs),
             "one_core_s": sum(secs),
             "longest_run_s": longest,
@@ -118,7 +131,8 @@ def estimate(
         chapters[name] = row
     book = {
         key: sum(c[key] for c in chapters.values())
-        for key in ("runs", "subset_train_wall_s", "subset_cpu_s", "full_train_passes",
+        for key in ("runs", "subset_train_wall_s", "subset_cpu_s", "subset_one_core_s",
+                    "subset_2_cores_s", "full_train_passes",
                     "one_core_s", f"runner_{cores}_cores_s")
     }  # fmt: skip
     book["longest_run_s"] = max(c["longest_run_s"] for c in chapters.values())
