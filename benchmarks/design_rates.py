@@ -78,18 +78,23 @@ def main() -> None:
     p.add_argument("--store", required=True, help="results store of a cold full-profile build")
     p.add_argument("--json", help="write the rates here")
     p.add_argument("--passes", type=int, default=6000, help="image passes timed per design")
+    p.add_argument("--reuse", help="an earlier --json: keep its rates, measure only new designs")
     args = p.parse_args()
     try:
         runs = workload.stored_runs(args.store)
         dataset = data.load()
-    except (workload.WorkloadError, FmnistEduError) as exc:
+        if args.reuse:
+            json.loads(Path(args.reuse).read_text())["rates"]
+    except (workload.WorkloadError, FmnistEduError, OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     torch.set_num_threads(1)
     configs = {r.rate_key: r.config for r in runs}
-    rates = {}
+    rates = json.loads(Path(args.reuse).read_text())["rates"] if args.reuse else {}
+    rates = {key: rates[key] for key in configs if key in rates}
     for key, config in configs.items():
-        rates[key] = measure(config, dataset, args.passes)
+        if key not in rates:
+            rates[key] = measure(config, dataset, args.passes)
         r = rates[key]
         print(f"{r['design']:<40} train {r['train_images_per_s']:>9,.0f} img/s   "
               f"predict {r['predict_images_per_s']:>9,.0f} img/s", flush=True)  # fmt: skip
