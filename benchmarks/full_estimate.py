@@ -199,7 +199,8 @@ def main() -> None:
     args = p.parse_args()
     try:
         runs = workload.sized(workload.stored_runs(args.store))
-        runs = workload.assign_chapters(runs, workload.page_windows(args.cache))
+        pages = workload.page_windows(args.cache)
+        runs = workload.assign_chapters(runs, pages)
         rates = _load(args.rates)["rates"]
         missing = {r.design for r in runs if r.rate_key not in rates}
         if missing:
@@ -211,6 +212,7 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     result = estimate(runs, rates, args.cores, tuple(args.workers), gpu, ratio)
+    result["subset_pages_s"] = {p.name: p.seconds for p in pages}  # the cold build's pages
     result["runs"] = [
         {"chapter": r.chapter, "design": r.design, "config": r.config, "full": r.full,
          "subset_train_wall_s": r.wall_seconds, "subset_cpu_s": r.cpu_seconds,
