@@ -78,6 +78,7 @@ def main() -> None:
     p.add_argument("--store", required=True, help="results store of a cold full-profile build")
     p.add_argument("--json", help="write the rates here")
     p.add_argument("--passes", type=int, default=6000, help="image passes timed per design")
+    p.add_argument("--plan", action="store_true", help="add the designs planned.py lists")
     p.add_argument("--reuse", help="an earlier --json: keep its rates, measure only new designs")
     args = p.parse_args()
     try:
@@ -90,6 +91,13 @@ def main() -> None:
         sys.exit(1)
     torch.set_num_threads(1)
     configs = {r.rate_key: r.config for r in runs}
+    if args.plan:  # the designs of chapters a partial build did not reach, too
+        import planned
+
+        available = max(r.train_images for r in runs if not r.config.get("limit"))
+        for experiments in planned.chapter_plans(available).values():
+            for e in experiments:
+                configs.setdefault(workload.rate_key(e.config()), e.config())
     rates = json.loads(Path(args.reuse).read_text())["rates"] if args.reuse else {}
     rates = {key: rates[key] for key in configs if key in rates}
     for key, config in configs.items():

@@ -113,6 +113,7 @@ def estimate(
         longest = max(secs)
         row = {
             "runs": len(rs),
+            "runs_from_store": sum(r.source == "store" for r in rs),
             "designs": sorted({r.design for r in rs}),
             "subset_train_wall_s": sum(r.wall_seconds for r in rs),
             "subset_cpu_s": sum(r.cpu_seconds or 0.0 for r in rs),
@@ -131,8 +132,8 @@ def estimate(
         chapters[name] = row
     book = {
         key: sum(c[key] for c in chapters.values())
-        for key in ("runs", "subset_train_wall_s", "subset_cpu_s", "subset_one_core_s",
-                    "subset_2_cores_s", "full_train_passes",
+        for key in ("runs", "runs_from_store", "subset_train_wall_s", "subset_cpu_s",
+                    "subset_one_core_s", "subset_2_cores_s", "full_train_passes",
                     "one_core_s", f"runner_{cores}_cores_s")
     }  # fmt: skip
     book["longest_run_s"] = max(c["longest_run_s"] for c in chapters.values())
@@ -196,11 +197,17 @@ def main() -> None:
     p.add_argument("--cores", type=int, default=4)
     p.add_argument("--workers", type=int, nargs="*", default=[4, 16])
     p.add_argument("--json", help="write the estimate here")
+    p.add_argument("--plan", action="store_true",
+                   help="add the runs of chapters the build did not reach")  # fmt: skip
     args = p.parse_args()
     try:
-        runs = workload.sized(workload.stored_runs(args.store))
         pages = workload.page_windows(args.cache)
-        runs = workload.assign_chapters(runs, pages)
+        runs = workload.assign_chapters(workload.stored_runs(args.store), pages)
+        if args.plan:
+            import planned
+
+            runs = planned.complete(runs)
+        runs = workload.sized(runs)
         rates = _load(args.rates)["rates"]
         missing = {r.design for r in runs if r.rate_key not in rates}
         if missing:
@@ -214,7 +221,8 @@ def main() -> None:
     result = estimate(runs, rates, args.cores, tuple(args.workers), gpu, ratio)
     result["subset_pages_s"] = {p.name: p.seconds for p in pages}  # the cold build's pages
     result["runs"] = [
-        {"chapter": r.chapter, "design": r.design, "config": r.config, "full": r.full,
+        {"chapter": r.chapter, "source": r.source, "design": r.design, "config": r.config,
+         "full": r.full,
          "subset_train_wall_s": r.wall_seconds, "subset_cpu_s": r.cpu_seconds,
          "one_core_s": core_seconds(r, rates)}
         for r in runs

@@ -58,6 +58,7 @@ class Run:
     written: float  # POSIX time the entry was written
     chapter: str = "?"
     full: dict[str, int] = field(default_factory=dict)  # images, epochs, val and test passes
+    source: str = "store"  # or "plan": listed from a chapter's code (benchmarks/planned.py)
 
     @property
     def design(self) -> str:

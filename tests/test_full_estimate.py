@@ -109,3 +109,24 @@ def test_the_estimate_adds_chapters_and_costs_each_run_at_its_designs_rate(build
     assert rows[-1][0] == "whole book" and rows[-1][2] == report.duration(book["one_core_s"])
     assert "slower" in report.estimate_summary(result)
     assert report.duration(3 * 3600 + 5 * 60) == "3 h 05 min"
+
+
+def test_chapters_a_partial_build_did_not_reach_are_listed_from_their_code(build):
+    import planned
+
+    plans = planned.chapter_plans(AVAILABLE)
+    assert len(plans["design_choices"]) == 11 * 5  # 10 CNN designs and the MLP, 5 seeds each
+    assert len(plans["inductive_bias"]) == 4 * 5 + 2 * 6 * 5  # 4 models, 6 sizes a model
+    store, cache = build
+    runs = planned.complete(workload.assign_chapters(workload.stored_runs(store),
+                                                     workload.page_windows(cache)))  # fmt: skip
+    stored = [r for r in runs if r.source == "store"]
+    assert len(stored) == 4 and all(r.chapter != "?" for r in stored)
+    added = [r for r in runs if r.source == "plan"]
+    identities = [planned.same_run(r.config) for r in runs]
+    assert len(identities) == len(set(identities))  # each run once, in its first chapter
+    chapters = {r.chapter for r in added}
+    assert "architectures" not in chapters  # reached and finished: nothing added
+    interpretability = [r for r in added if r.chapter == "interpretability"]
+    assert {r.config.get("labels") for r in interpretability} == {"shuffled"}  # CNN, MLP: earlier
+    assert len(interpretability) == 5
