@@ -158,10 +158,17 @@ def estimate_summary(estimate: dict[str, Any]) -> str:
     text = (
         f"On the full release, the full profile trains {book['runs']:,} models: "
         f"{duration(book['one_core_s'])} on one CPU core and {duration(runner)} on a "
-        f"{cores}-core runner (one run per core), which {verdict} the goal of "
-        f"{estimate['target_hours']:g} h; no run is shorter than its longest, "
-        f"{duration(book['longest_run_s'])}, however many Dask workers share the rest. "
+        f"{cores}-core runner (one run per core), which {verdict} the goal of under "
+        f"{estimate['target_hours']:g} h. However many Dask workers share the runs, the "
+        f"build trains for no less than its longest run, {duration(book['longest_run_s'])}. "
     )
+    stored = book.get("runs_from_store", book["runs"])
+    if stored < book["runs"]:
+        text += (
+            f"{stored:,} of these runs were read from a cold build's results store; the "
+            "others, of chapters that build had not reached, are listed from the chapters' "
+            "own package calls. "
+        )
     if "gpu_s" in book:
         text += f"One GPU ({estimate['gpu']}): {duration(book['gpu_s'])}. "
     else:

@@ -69,5 +69,5 @@ def test_the_build_timeouts_come_from_the_committed_full_build_estimate():
     assert (step["timeout-minutes"], build["timeout-minutes"]) == (wanted["step"], wanted["job"])
     assert wanted["step"] >= full_estimate.MARGIN * runner / 60 or wanted["capped"]
     assert build["timeout-minutes"] <= full_estimate.JOB_LIMIT_MIN
-    assert full_estimate.workflow_timeouts(3600) == {"step": 90, "job": 120, "capped": 0}
-    assert full_estimate.workflow_timeouts(5 * 3600)["capped"] == 1
+    assert full_estimate.workflow_timeouts(3600) == {"step": 120, "job": 150, "capped": 0}
+    assert full_estimate.workflow_timeouts(3 * 3600)["capped"] == 1
