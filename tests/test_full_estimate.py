@@ -130,3 +130,12 @@ def test_chapters_a_partial_build_did_not_reach_are_listed_from_their_code(build
     interpretability = [r for r in added if r.chapter == "interpretability"]
     assert {r.config.get("labels") for r in interpretability} == {"shuffled"}  # CNN, MLP: earlier
     assert len(interpretability) == 5
+
+
+def test_the_readme_shows_the_committed_estimate():
+    root = BENCH.parent
+    estimate = json.loads((BENCH / "results" / "full_estimate.json").read_text())
+    assert full_estimate.markdown(estimate) in (root / "README.md").read_text()
+    assert set(estimate["chapters"]) <= set(estimate["subset_pages_s"]) | {
+        r["chapter"] for r in estimate["runs"] if r["source"] == "plan"
+    }
