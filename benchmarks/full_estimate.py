@@ -224,7 +224,7 @@ def main() -> None:
         {"chapter": r.chapter, "source": r.source, "design": r.design, "config": r.config,
          "full": r.full,
          "subset_train_wall_s": r.wall_seconds, "subset_cpu_s": r.cpu_seconds,
-         "one_core_s": core_seconds(r, rates)}
+         "one_core_s": core_seconds(r, rates), "subset_one_core_s": subset_core_seconds(r, rates)}
         for r in runs
     ]  # fmt: skip
     print(markdown(result))
