@@ -69,5 +69,9 @@ def test_the_build_timeouts_come_from_the_committed_full_build_estimate():
     assert (step["timeout-minutes"], build["timeout-minutes"]) == (wanted["step"], wanted["job"])
     assert wanted["step"] >= full_estimate.MARGIN * runner / 60 or wanted["capped"]
     assert build["timeout-minutes"] <= full_estimate.JOB_LIMIT_MIN
+    config = yaml.YAML(typ="safe").load((ROOT / "_config.yml").read_text())
+    assert config["execute"]["timeout"] == 60 * wanted["step"]  # a cell may run as long
+    longest = max(c[f"runner_{estimate['cores']}_cores_s"] for c in estimate["chapters"].values())
+    assert config["execute"]["timeout"] >= longest  # the costliest chapter fits in one cell
     assert full_estimate.workflow_timeouts(3600) == {"step": 120, "job": 150, "capped": 0}
     assert full_estimate.workflow_timeouts(3 * 3600)["capped"] == 1
