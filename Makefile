@@ -29,7 +29,9 @@
 #               of that peak on the CPU, and on a GPU when present, before and after this
 #               round's speed-ups (benchmarks/bench_training.py); then the seeds of one design
 #               trained one after the other against batched as one model, with how far each
-#               batched seed is from its solo run (benchmarks/bench_batched.py)
+#               batched seed is from its solo run (benchmarks/bench_batched.py); then a grid's
+#               runs in one process at all threads against one worker per core at one thread
+#               (benchmarks/bench_grid_workers.py)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -72,6 +74,7 @@ workflows: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_batched.py
+	$(BIN)/python benchmarks/bench_grid_workers.py
 
 test: lint workflows
 	$(BIN)/python -m pytest

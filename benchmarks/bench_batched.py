@@ -97,6 +97,7 @@ def _off(a: torch.nn.Module, b: torch.nn.Module, tolerance: float = 1e-4) -> int
 
 def equivalence(name, dataset, seeds, device, epochs) -> dict:
     """How far each batched seed is from its solo run, after one step and a whole run."""
+    device = torch.device(device)  # predict takes a device, not its name
     one = data.Split(dataset.train.images[:BATCH], dataset.train.labels[:BATCH])
     pairs = list(zip(solo(name, one, seeds, device), together(name, one, seeds, device),
                      strict=True))  # fmt: skip

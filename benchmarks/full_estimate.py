@@ -1,158 +1,238 @@
-"""Estimate the training time of a full-profile build on the full release, from measurements.
+"""Estimate the training time of a full-profile build on the full release, chapter by chapter.
 
 The full data is not available on the machines that build the quick book, so the full
-build's time is computed, not measured:
+build's training time is computed, not measured, from three measurements:
 
-1. the workload: every model a cold quick build trained, read from its results store
-   (build with ``FMNIST_EDU_CACHE`` set to an empty folder, then pass that folder). Each
-   entry gives the images it trained on and its epochs. Every run is taken to scale as
-   the profile's runs do: 5 seeds instead of 3, 10 epochs instead of 3, 54,000 training
-   images (60,000 less the 10 % validation share) instead of the subset's. Runs on fewer
-   images (a ``limit``) with more epochs, sized to match a whole run's image passes, scale
-   the same way; a run that does not (one seed only, fixed epochs) is overestimated;
-2. the speed: images per second of the MLP and the CNN from
-   ``bench_training.py --json`` on a CPU machine and on a GPU. A model with a
-   convolution is costed at the CNN's speed, any other at the MLP's: larger kernels or
-   deeper CNNs cost more than this says.
+1. the workload (:mod:`workload`): every run a cold full-profile build on the subset
+   trained, read from its results store (each entry's settings, images, epochs, wall and
+   CPU seconds), the page that trained it (from the build's execution cache), and the same
+   run on the full release (54,000 training images; the sample-efficiency runs' epochs
+   scaled so each sees as many images as a whole run);
+2. one CPU core's rates for each design (``design_rates.py``: training and prediction
+   images per CPU second at one thread), so a 7 x 7 CNN costs what a 7 x 7 CNN costs;
+3. optionally a GPU's rates (``bench_training.py --json`` on a GPU: the MLP's and the
+   CNN's; other designs are costed at their family's rate) and the batched-seed speed-up
+   (``bench_batched.py --json``).
 
-Dask workers run independent experiments side by side, so N workers take the total
-divided by N, or the longest single run, whichever is longer (each worker a CPU machine,
-or with ``--cores``, one core, like the measured one). Prints a Markdown table for the
-README.
+Targets, per chapter and for the book (chapters execute one after the other):
 
-Run: ``python benchmarks/full_estimate.py --store DIR --cpu cpu.json --gpu gpu.json
-[--workers 4 16] [--cores 2]``.
+- one CPU core: the sum of the runs' core-seconds;
+- a ``--cores``-core runner (a GitHub-hosted runner has 4): the chapter's runs packed on
+  its cores, one run per core at one thread (longest first, each to the least-loaded core);
+- N Dask workers, each one such core: the chapter's total / N, never below its longest run;
+- one GPU, when measured; else the row says so;
+- batched seeds: the per-core total times bench_batched's measured solo/batched ratio.
+
+Run: ``python benchmarks/full_estimate.py --store STORE --cache BUILD/_build/.jupyter_cache
+--rates rates.json [--batched bench_batched.json] [--gpu bench.json] [--json FILE]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
+import math
 import sys
-from dataclasses import dataclass
+from collections import defaultdict
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import workload  # noqa: E402
 
-QUICK_EPOCHS, FULL_EPOCHS = 3, 10
-QUICK_SEEDS, FULL_SEEDS = 3, 5
-FULL_TRAIN_IMAGES = 54_000  # 60,000 less the 10 % held out for validation
-
-
-@dataclass(frozen=True)
-class Run:
-    """One stored training run of the quick build."""
-
-    family: str  # "cnn" or "mlp"
-    images: int
-    epochs: int
+TARGET_HOURS = 2.0  # issue 18: the whole book on a 4-core runner in under 2 h
+MARGIN = 2.0  # the build step's limit over the estimate: other cores, chapters not yet packed
+JOB_LIMIT_MIN = 360  # GitHub-hosted runners stop any job after 6 hours
+SETUP_MIN = 30  # the job's other steps: install, caches, data, upload
 
 
-def stored_runs(store: Path) -> list[Run]:
-    """Read every entry of a results store: its model family, training images and epochs."""
-    runs = []
-    for meta_path in sorted(store.glob("*.json")):
-        metrics = json.loads(meta_path.read_text())["metrics"]
-        state = torch.load(meta_path.with_suffix(".pt"), map_location="cpu", weights_only=True)
-        family = "cnn" if any(t.dim() == 4 for t in state.values()) else "mlp"
-        runs.append(Run(family, metrics["train_images"], len(metrics["history"]["epochs"])))
-    return runs
+def workflow_timeouts(runner_seconds: float) -> dict[str, int]:
+    """``timeout-minutes`` of book.yml's build step and job, from the runner's estimate.
 
-
-def full_passes(runs: list[Run]) -> dict[str, tuple[float, float]]:
-    """Return, per family, (image passes of the full build, image passes of its longest run).
-
-    The whole training split of the quick build is the most images any run used; a run's
-    image passes scale by 10/3 epochs, 54,000 / that many images and (for the total) 5/3
-    seeds.
+    The step gets ``MARGIN`` times the estimate, rounded up to 10 minutes, but leaves the
+    job's other steps ``SETUP_MIN`` within GitHub's ``JOB_LIMIT_MIN``; ``capped`` says
+    when that limit, not the margin, set it (then a first cold build needs more than one
+    workflow run, each resuming from the cached results store).
     """
-    whole = max(r.images for r in runs)
-    per_run = (FULL_TRAIN_IMAGES * FULL_EPOCHS) / (whole * QUICK_EPOCHS)
-    seeds = FULL_SEEDS / QUICK_SEEDS
-    out: dict[str, tuple[float, float]] = {}
-    for r in runs:
-        passes = r.images * r.epochs * per_run
-        total, longest = out.get(r.family, (0.0, 0.0))
-        out[r.family] = (total + passes * seeds, max(longest, passes))
-    return out
+    wanted = math.ceil(MARGIN * runner_seconds / 600) * 10
+    step = min(wanted, JOB_LIMIT_MIN - SETUP_MIN)
+    return {"step": step, "job": step + SETUP_MIN, "capped": int(wanted > step)}
+
+
+def core_seconds(run: workload.Run, rates: dict) -> float:
+    """One core's CPU seconds for ``run`` on the full release: training, validation, test."""
+    rate = rates[run.rate_key]
+    full = run.full
+    predicted = full["val_passes"] + full["test_images"]
+    return (
+        full["train_passes"] / rate["train_images_per_s"] + predicted / rate["predict_images_per_s"]
+    )
+
+
+def subset_core_seconds(run: workload.Run, rates: dict) -> float:
+    """One core's CPU seconds for ``run`` as the cold build on the subset trained it."""
+    rate = rates[run.rate_key]
+    predicted = run.val_images * run.validated_epochs + run.test_images
+    return (
+        run.train_images * run.epochs / rate["train_images_per_s"]
+        + predicted / rate["predict_images_per_s"]
+    )
+
+
+def packed(seconds: list[float], cores: int) -> float:
+    """Makespan of independent runs on ``cores`` cores, longest first to the least loaded."""
+    loads = [0.0] * max(1, cores)
+    heapq.heapify(loads)
+    for s in sorted(seconds, reverse=True):
+        heapq.heappush(loads, heapq.heappop(loads) + s)
+    return max(loads)
+
+
+def gpu_seconds(run: workload.Run, gpu: dict) -> float:
+    """A GPU's seconds for ``run``, at its family's measured training rate."""
+    family = "mlp" if run.config.get("model") == "mlp" else "cnn"
+    return run.full["train_passes"] / gpu[family]["images_per_s"]
+
+
+def estimate(
+    runs: list[workload.Run],
+    rates: dict,
+    cores: int = 4,
+    workers: tuple[int, ...] = (4, 16),
+    gpu: dict | None = None,
+    batched_ratio: float | None = None,
+) -> dict:
+    """Per chapter and for the book: runs, measured subset seconds, and each target's seconds."""
+    by_chapter: dict[str, list[workload.Run]] = defaultdict(list)
+    for run in runs:
+        by_chapter[run.chapter].append(run)
+    chapters = {}
+    for name, rs in by_chapter.items():
+        secs = [core_seconds(r, rates) for r in rs]
+        subset = [subset_core_seconds(r, rates) for r in rs]
+        longest = max(secs)
+        row = {
+            "runs": len(rs),
+            "runs_from_store": sum(r.source == "store" for r in rs),
+            "designs": sorted({r.design for r in rs}),
+            "subset_train_wall_s": sum(r.wall_seconds for r in rs),
+            "subset_cpu_s": sum(r.cpu_seconds or 0.0 for r in rs),
+            "subset_one_core_s": sum(subset),
+            "subset_2_cores_s": packed(subset, 2),
+            "full_train_passes": sum(r.full["train_passes"] for r in rs),
+            "one_core_s": sum(secs),
+            "longest_run_s": longest,
+            f"runner_{cores}_cores_s": packed(secs, cores),
+            "dask_s": {str(n): max(sum(secs) / n, longest) for n in workers},
+        }
+        if gpu:
+            row["gpu_s"] = sum(gpu_seconds(r, gpu) for r in rs)
+        if batched_ratio:
+            row["batched_one_core_s"] = sum(secs) / batched_ratio
+        chapters[name] = row
+    book = {
+        key: sum(c[key] for c in chapters.values())
+        for key in ("runs", "runs_from_store", "subset_train_wall_s", "subset_cpu_s",
+                    "subset_one_core_s", "subset_2_cores_s", "full_train_passes",
+                    "one_core_s", f"runner_{cores}_cores_s")
+    }  # fmt: skip
+    book["longest_run_s"] = max(c["longest_run_s"] for c in chapters.values())
+    book["dask_s"] = {str(n): sum(c["dask_s"][str(n)] for c in chapters.values()) for n in workers}
+    if gpu:
+        book["gpu_s"] = sum(c["gpu_s"] for c in chapters.values())
+    if batched_ratio:
+        book["batched_one_core_s"] = book["one_core_s"] / batched_ratio
+    runner = book[f"runner_{cores}_cores_s"]
+    return {
+        "timeouts_min": workflow_timeouts(runner),
+        "cores": cores,
+        "workers": list(workers),
+        "target_hours": TARGET_HOURS,
+        "target_met": runner <= TARGET_HOURS * 3600,
+        "gpu": gpu.get("device") if gpu else None,
+        "batched_ratio": batched_ratio,
+        "chapters": dict(sorted(chapters.items(), key=lambda kv: -kv[1]["one_core_s"])),
+        "book": book,
+    }
 
 
 def hours(seconds: float) -> str:
-    """Format a duration as hours and minutes."""
+    """Format a duration as hours and minutes (``"3 h 05 min"``, ``"12 min"``)."""
     minutes = round(seconds / 60)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
-def table(runs: list[Run], cpu: dict, gpu: dict | None, workers: list[int], cores: int = 0) -> str:
-    """Return the README's Markdown table.
+def markdown(result: dict) -> str:
+    """The per-chapter table and the book's targets, as Markdown (the README's tables)."""
+    cores, workers = result["cores"], result["workers"]
+    head = ["chapter", "runs", "one core", f"{cores}-core runner"]
+    head += [f"{n} Dask workers" for n in workers] + ["one GPU"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = list(result["chapters"].items()) + [("whole book", result["book"])]
+    for name, c in rows:
+        gpu = hours(c["gpu_s"]) if "gpu_s" in c else "not measured: no GPU lent"
+        cells = [name, str(c["runs"]), hours(c["one_core_s"]), hours(c[f"runner_{cores}_cores_s"])]
+        cells += [hours(c["dask_s"][str(n)]) for n in workers] + [gpu]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
-    ``cpu`` holds images/s per model (``{"cnn": {"images_per_s": ...}, ...}``) of one CPU
-    machine, or, with ``cores`` > 0, of one core (one thread, timed by CPU time): then a
-    machine of ``cores`` cores runs one run per core, side by side.
-    """
-    passes = full_passes(runs)
-    counts = {f: sum(r.family == f for r in runs) for f in passes}
 
-    def seconds(speeds: dict) -> tuple[float, float]:
-        total = sum(p / speeds[f]["images_per_s"] for f, (p, _) in passes.items())
-        longest = max(lp / speeds[f]["images_per_s"] for f, (_, lp) in passes.items())
-        return total, longest
+def _load(path: str | None) -> dict | None:
+    return json.loads(Path(path).read_text()) if path else None
 
-    def measured(speeds: dict) -> str:
-        return ", ".join(f"{f.upper()} {speeds[f]['images_per_s']:,.0f} img/s" for f in passes)
 
-    cpu_total, cpu_longest = seconds(cpu)
-    unit = "CPU core" if cores else "CPU machine"
-    rows = [f"| one {unit} (measured: {measured(cpu)}) | {hours(cpu_total)} |"]
-    if cores:
-        rows.append(
-            f"| one {cores}-core machine, a run on each core | "
-            f"{hours(max(cpu_total / cores, cpu_longest))} |"
-        )
-    if gpu:
-        rows.append(
-            f"| one GPU ({gpu['device']}; measured: {measured(gpu)}) | {hours(seconds(gpu)[0])} |"
-        )
-    for n in workers:
-        rows.append(
-            f"| {n} Dask workers, each a {unit} as above | "
-            f"{hours(max(cpu_total / n, cpu_longest))} |"
-        )
-    workload = ", ".join(
-        f"{counts[f]} {f.upper()} runs ({passes[f][0] / 1e6:,.1f} M image passes)" for f in passes
-    )
-    return (
-        f"Workload of the quick build scaled to the full profile: {workload}.\n\n"
-        "| where | training time |\n|---|---|\n" + "\n".join(rows)
-    )
+def batched_ratio(bench: dict) -> float:
+    """Solo over batched CPU time for the CNN (the book's costly runs) from bench_batched."""
+    return float(bench["cpu"]["cnn"]["speedup"])
 
 
 def main() -> None:
-    """Print the table; a missing file is a one-line error, exit 1."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", required=True, help="results store of a cold quick build")
-    parser.add_argument("--cpu", required=True, help="bench_training.py --json from a CPU")
-    parser.add_argument("--gpu", help="bench_training.py --json from a GPU machine")
-    parser.add_argument("--workers", type=int, nargs="*", default=[4, 16])
-    parser.add_argument(
-        "--cores", type=int, default=0,
-        help="use the one-thread figures timed by CPU time (bench --threads 1), per core, "
-        "for a machine of this many cores",
-    )  # fmt: skip
-    args = parser.parse_args()
+    """Print the table; write ``--json``; a bad input is a one-line error, exit 1."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--store", required=True, help="results store of a cold full-profile build")
+    p.add_argument("--cache", required=True, help="that build's _build/.jupyter_cache")
+    p.add_argument("--rates", required=True, help="design_rates.py --json")
+    p.add_argument("--batched", help="bench_batched.py --json (CPU)")
+    p.add_argument("--gpu", help="bench_training.py --json from a GPU machine")
+    p.add_argument("--cores", type=int, default=4)
+    p.add_argument("--workers", type=int, nargs="*", default=[4, 16])
+    p.add_argument("--json", help="write the estimate here")
+    p.add_argument("--plan", action="store_true",
+                   help="add the runs of chapters the build did not reach")  # fmt: skip
+    args = p.parse_args()
     try:
-        runs = stored_runs(Path(args.store))
-        cpu = json.loads(Path(args.cpu).read_text())["cpu"]
-        if args.cores:
-            cpu = {f: {"images_per_s": cpu[f]["by_cpu_time"]} for f in ("cnn", "mlp")}
-        gpu = json.loads(Path(args.gpu).read_text())["cuda"] if args.gpu else None
-    except (OSError, KeyError, ValueError) as exc:
+        pages = workload.page_windows(args.cache)
+        runs = workload.assign_chapters(workload.stored_runs(args.store), pages)
+        if args.plan:
+            import planned
+
+            runs = planned.complete(runs)
+        runs = workload.sized(runs)
+        rates = _load(args.rates)["rates"]
+        missing = {r.design for r in runs if r.rate_key not in rates}
+        if missing:
+            raise workload.WorkloadError(f"{args.rates}: no rate for {sorted(missing)}")
+        gpu = _load(args.gpu)
+        gpu = gpu["cuda"] | {"device": gpu["cuda"].get("device", "GPU")} if gpu else None
+        ratio = batched_ratio(_load(args.batched)) if args.batched else None
+    except (OSError, KeyError, ValueError, workload.WorkloadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    if not runs:
-        print(f"error: {args.store} holds no results", file=sys.stderr)
-        sys.exit(1)
-    print(table(runs, cpu, gpu, args.workers, args.cores))
+    result = estimate(runs, rates, args.cores, tuple(args.workers), gpu, ratio)
+    result["subset_pages_s"] = {p.name: p.seconds for p in pages}  # the cold build's pages
+    result["runs"] = [
+        {"chapter": r.chapter, "source": r.source, "design": r.design, "config": r.config,
+         "full": r.full,
+         "subset_train_wall_s": r.wall_seconds, "subset_cpu_s": r.cpu_seconds,
+         "one_core_s": core_seconds(r, rates), "subset_one_core_s": subset_core_seconds(r, rates)}
+        for r in runs
+    ]  # fmt: skip
+    print(markdown(result))
+    t = result["timeouts_min"]
+    print(f"book.yml: build step timeout-minutes {t['step']}, job {t['job']}"
+          + (" (capped by GitHub's job limit)" if t["capped"] else ""))  # fmt: skip
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from fmnist_edu import experiments as exp_module
 from fmnist_edu import optional
 from fmnist_edu.errors import ConfigError, FmnistEduError
 from fmnist_edu.experiments import Experiment, Result
+from fmnist_edu.settings import default_device
 from fmnist_edu.store import ResultStore, code_version
 
 SCHEDULER_ENV = "FMNIST_EDU_SCHEDULER"
@@ -210,7 +211,8 @@ def run_grid(
         scheduler: address of a Dask scheduler, e.g. ``"tcp://10.0.0.5:8786"``; default
             ``FMNIST_EDU_SCHEDULER`` when neither this nor ``workers`` is given.
         workers: start a Dask ``LocalCluster`` of this many worker processes here, each
-            with its share of this machine's cores as torch threads.
+            with its share of this machine's cores as torch threads
+            (:func:`local_workers`: one per core on a machine without a GPU).
         threads: torch threads per run on the workers (see the module's docstring).
         progress: show a progress bar over runs; ``None`` shows it only on a terminal.
         trainer: how the seeds of one design are trained here: ``"auto"``, ``"solo"``
@@ -245,6 +247,24 @@ def run_grid(
             if results[i] is None:
                 results[i] = done[store.key(experiment.config(), dataset.fingerprint)]
     return results  # type: ignore[return-value]
+
+
+def local_workers(device: torch.device | None = None) -> int | None:
+    """Local worker processes for a grid trained on this machine: one per core, or ``None``.
+
+    On a machine without a GPU that has two or more cores, and when no Dask scheduler is
+    named (``FMNIST_EDU_SCHEDULER``), a grid trains fastest as one run per core at one torch
+    thread each (``run_grid(..., workers=local_workers())`` then sets ``threads`` to 1):
+    a run's threads wait for one another at every step, which wastes cores, and on a busy
+    machine most of them (``benchmarks/bench_grid_workers.py`` measures both ways). With a
+    GPU, a scheduler or one core, returns ``None``: train in this process, or on the
+    scheduler's workers.
+    """
+    device = device or default_device()
+    cores = os.cpu_count() or 1
+    if device.type != "cpu" or cores < 2 or os.environ.get(SCHEDULER_ENV):
+        return None
+    return cores
 
 
 def _run_here(

@@ -109,3 +109,76 @@ def data_extent(train: int, test: int) -> str:
         f"({train / FULL_TRAIN:.1%}) and {test:,} of the {FULL_TEST:,} test images "
         f"({test / FULL_TEST:.1%})"
     )
+
+
+# --- the full build's estimate (benchmarks/full_estimate.py --json) --------------------
+
+
+def duration(seconds: float) -> str:
+    """Format seconds as hours and minutes: ``"4 h 05 min"``, ``"12 min"``, ``"under 1 min"``."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "under 1 min"
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def estimate_headers(estimate: dict[str, Any]) -> tuple[str, ...]:
+    """The estimate table's headers: its core count and its largest Dask worker count."""
+    return ("Chapter", "Runs", "One CPU core", f"{estimate['cores']}-core runner",
+            f"{max(estimate['workers'])} Dask workers")  # fmt: skip
+
+
+def estimate_rows(estimate: dict[str, Any]) -> list[tuple[str, ...]]:
+    """One row per chapter that trains (costliest first), then the whole book's.
+
+    Args:
+        estimate: what ``benchmarks/full_estimate.py --json`` wrote: per chapter and for
+            the ``book``, its ``runs``, ``one_core_s``, ``runner_<cores>_cores_s`` and
+            ``dask_s`` (seconds by worker count).
+    """
+    cores, workers = estimate["cores"], str(max(estimate["workers"]))
+    rows = [*estimate["chapters"].items(), ("whole book", estimate["book"])]
+    return [
+        (
+            name,
+            f"{c['runs']:,}",
+            duration(c["one_core_s"]),
+            duration(c[f"runner_{cores}_cores_s"]),
+            duration(c["dask_s"][workers]),
+        )  # fmt: skip
+        for name, c in rows
+    ]
+
+
+def estimate_summary(estimate: dict[str, Any]) -> str:
+    """What the estimate says of its targets: the runner against its goal, a GPU, batched seeds."""
+    book, cores = estimate["book"], estimate["cores"]
+    runner = book[f"runner_{cores}_cores_s"]
+    verdict = "meets" if estimate["target_met"] else "misses"
+    text = (
+        f"On the full release, the full profile trains {book['runs']:,} models: "
+        f"{duration(book['one_core_s'])} on one CPU core and {duration(runner)} on a "
+        f"{cores}-core runner (one run per core), which {verdict} the goal of under "
+        f"{estimate['target_hours']:g} h. However many Dask workers share the runs, the "
+        f"build trains for no less than its longest run, {duration(book['longest_run_s'])}. "
+    )
+    stored = book.get("runs_from_store", book["runs"])
+    if stored < book["runs"]:
+        text += (
+            f"{stored:,} of these runs were read from a cold build's results store; the "
+            "others, of chapters that build had not reached, are listed from the chapters' "
+            "own package calls. "
+        )
+    if "gpu_s" in book:
+        text += f"One GPU ({estimate['gpu']}): {duration(book['gpu_s'])}. "
+    else:
+        text += "One GPU: not measured, as no GPU was lent to measure the book's designs. "
+    ratio = estimate.get("batched_ratio")
+    if ratio:
+        how = "faster" if ratio > 1 else "slower"
+        text += (
+            f"Training a design's seeds as one batched model ran {ratio:.2f} times as fast as "
+            f"one after the other on one CPU core ({how}), "
+            + ("so it would save time." if ratio > 1 else "so the book trains them solo.")
+        )
+    return text

@@ -179,8 +179,18 @@ class ResultStore:
             stacklevel=2,
         )
 
-    def save(self, key: str, metrics: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
+    def save(
+        self,
+        key: str,
+        metrics: dict[str, Any],
+        state: dict[str, torch.Tensor],
+        run: dict[str, Any] | None = None,
+    ) -> None:
         """Store an entry atomically: weights first, then the JSON that vouches for them.
+
+        ``run``, when given, is kept beside the metrics as the entry's ``"run"`` record
+        (the experiment's settings and its CPU seconds): never read back by :meth:`load`,
+        it lets ``benchmarks/workload.py`` list what a build trained and what it cost.
 
         Raises:
             StoreError: when the files cannot be written.
@@ -190,6 +200,8 @@ class ResultStore:
             weights_path = self.root / f"{key}.pt"
             atomic_write(weights_path, lambda f: torch.save(state, f))
             meta = {"weights_sha256": _sha256(weights_path), "metrics": metrics}
+            if run is not None:
+                meta["run"] = run
             atomic_write(self.root / f"{key}.json", lambda f: f.write(json.dumps(meta).encode()))
         except OSError as exc:
             raise self._unusable(f"cannot store entry {key} ({exc.strerror or exc})") from None

@@ -345,3 +345,12 @@ def test_the_chapter_types_no_confidence_and_names_columns():
 
 def test_signed_points_never_read_minus_zero():
     assert [design.signed(x) for x in (-0.04, 0.04, -1.25, 2.0)] == ["+0.0", "+0.0", "-1.2", "+2.0"]
+
+
+def test_only_the_designs_whose_curves_are_drawn_validate_after_every_epoch():
+    reference = Experiment()  # other chapters draw its curves; it is one stored run
+    for name, designs in design.SECTIONS.items():
+        for d in designs:
+            curves = name == "depth" or d.experiment == reference
+            assert d.experiment.validate == ("epoch" if curves else "none"), (name, d.name)
+    assert design.design("kernel", "3 × 3").experiment == reference

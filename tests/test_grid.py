@@ -227,3 +227,15 @@ def test_a_service_that_is_not_a_scheduler_is_one_line_in_time(
 
 def test_a_real_scheduler_passes_the_probe(cluster):
     grid.probe(cluster.scheduler_address, timeout=10)
+
+
+def test_local_workers_are_one_per_core_on_a_machine_without_a_gpu(monkeypatch):
+    monkeypatch.delenv(grid.SCHEDULER_ENV, raising=False)
+    monkeypatch.setattr(grid.os, "cpu_count", lambda: 4)
+    assert grid.local_workers(torch.device("cpu")) == 4
+    assert grid.local_workers(torch.device("cuda")) is None  # a GPU trains here
+    monkeypatch.setenv(grid.SCHEDULER_ENV, "tcp://127.0.0.1:8786")
+    assert grid.local_workers(torch.device("cpu")) is None  # the scheduler's workers train
+    monkeypatch.delenv(grid.SCHEDULER_ENV)
+    monkeypatch.setattr(grid.os, "cpu_count", lambda: 1)
+    assert grid.local_workers(torch.device("cpu")) is None  # one core: nothing to share

@@ -52,3 +52,26 @@ def test_the_workflow_builds_the_full_book_on_main_and_deploys_it():
     assert deploy["needs"] == "build"
     assert deploy["steps"][0]["uses"].startswith("actions/deploy-pages@")
     assert spec["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+
+
+def test_the_build_timeouts_come_from_the_committed_full_build_estimate():
+    import json
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import full_estimate
+
+    estimate = json.loads((ROOT / "benchmarks" / "results" / "full_estimate.json").read_text())
+    runner = estimate["book"][f"runner_{estimate['cores']}_cores_s"]
+    wanted = full_estimate.workflow_timeouts(runner)
+    assert estimate["timeouts_min"] == wanted  # the committed JSON is the code's own output
+    build = yaml.YAML(typ="safe").load(WORKFLOW.read_text())["jobs"]["build"]
+    step = next(s for s in build["steps"] if "jupyter-book build" in s.get("run", ""))
+    assert (step["timeout-minutes"], build["timeout-minutes"]) == (wanted["step"], wanted["job"])
+    assert wanted["step"] >= full_estimate.MARGIN * runner / 60 or wanted["capped"]
+    assert build["timeout-minutes"] <= full_estimate.JOB_LIMIT_MIN
+    config = yaml.YAML(typ="safe").load((ROOT / "_config.yml").read_text())
+    assert config["execute"]["timeout"] == 60 * wanted["step"]  # a cell may run as long
+    longest = max(c[f"runner_{estimate['cores']}_cores_s"] for c in estimate["chapters"].values())
+    assert config["execute"]["timeout"] >= longest  # the costliest chapter fits in one cell
+    assert full_estimate.workflow_timeouts(3600) == {"step": 120, "job": 150, "capped": 0}
+    assert full_estimate.workflow_timeouts(3 * 3600)["capped"] == 1

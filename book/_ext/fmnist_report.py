@@ -5,11 +5,17 @@ executed), with what that table lacks: whether this build executed the page or t
 outputs from the execution cache, and the build fingerprint (code, data, profile) the
 page was executed under, recorded by the ``fmnist_cache`` extension. The rows come from
 :func:`fmnist_edu.report.rows`.
+
+Also the ``fmnist-full-estimate`` directive: the committed estimate of a full build's
+training time on the full release (``benchmarks/results/full_estimate.json``, written by
+``benchmarks/full_estimate.py``), per chapter, through :func:`fmnist_edu.report.estimate_rows`.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 from docutils import nodes
 from myst_nb.ext.execution_tables import METADATA_KEY
@@ -37,6 +43,38 @@ class ExecReport(SphinxDirective):
         # myst-nb rewrites pages marked like this whenever a page is executed again.
         NbMetadataCollector.set_doc_data(self.env, self.env.docname, METADATA_KEY, True)
         return [ReportNode()]
+
+
+ESTIMATE = Path("benchmarks") / "results" / "full_estimate.json"
+
+
+class FullEstimate(SphinxDirective):
+    """The committed full-build estimate: a sentence and a table, or why there is none."""
+
+    def run(self) -> list[nodes.Node]:
+        path = Path(self.env.srcdir).parent / ESTIMATE
+        self.env.note_dependency(str(path))
+        try:
+            estimate = json.loads(path.read_text())
+            rows, headers = report.estimate_rows(estimate), report.estimate_headers(estimate)
+            summary = report.estimate_summary(estimate)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return [nodes.paragraph(text=f"No full-build estimate could be read from "
+                                         f"{ESTIMATE} ({type(exc).__name__}).")]  # fmt: skip
+        return [nodes.paragraph(text=summary), _plain_table(headers, rows)]
+
+
+def _plain_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> nodes.table:
+    table = nodes.table(classes=["colwidths-auto"])
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    group += [nodes.colspec(colwidth=1) for _ in headers]
+    head, body = nodes.thead(), nodes.tbody()
+    group += [head, body]
+    head += nodes.row("", *[_cell(h) for h in headers])
+    for row in rows:
+        body += nodes.row("", *[_cell(c) for c in row])
+    return table
 
 
 def _cell(content: nodes.Node | str) -> nodes.entry:
@@ -126,6 +164,7 @@ def _start(app, config) -> None:
 def setup(app):
     app.add_node(ReportNode)
     app.add_directive("fmnist-exec-report", ExecReport)
+    app.add_directive("fmnist-full-estimate", FullEstimate)
     app.add_post_transform(ReportTransform)
     app.connect("config-inited", _start)
     return {"version": "1.0", "parallel_read_safe": False}

@@ -92,6 +92,7 @@ def compute(
     device = device or default_device()
     train_split, val_split = prepare_splits(experiment, dataset)
     model = initial_model(experiment)
+    cpu_start = time.process_time()
     start = time.perf_counter()
     history = train(
         model,
@@ -107,7 +108,9 @@ def compute(
         validate=experiment.validate,
     )
     seconds = time.perf_counter() - start
-    return _result(experiment, dataset, model, history, (train_split, val_split), device, seconds)
+    result = _result(experiment, dataset, model, history, (train_split, val_split), device, seconds)
+    result.cpu_seconds = time.process_time() - cpu_start  # this process's threads, test included
+    return result
 
 
 def initial_model(experiment: Experiment) -> nn.Module:
@@ -217,6 +220,7 @@ def compute_seeds(
     splits = [prepare_splits(e, dataset) for e in experiments]
     built = [initial_model(e) for e in experiments]
     first = experiments[0]
+    cpu_start = time.process_time()
     start = time.perf_counter()
     histories = batched.train_seeds(
         built,
@@ -233,10 +237,14 @@ def compute_seeds(
     )
     share = (time.perf_counter() - start) / len(experiments)
     name = f"{device} (batched: {len(experiments)} seeds)"
-    return [
+    results = [
         _result(e, dataset, m, h, sp, device, share, name)
         for e, m, h, sp in zip(experiments, built, histories, splits, strict=True)
     ]
+    cpu_share = (time.process_time() - cpu_start) / len(experiments)
+    for result in results:
+        result.cpu_seconds = cpu_share
+    return results
 
 
 def run_seeds(

@@ -33,6 +33,8 @@ class Result:
     train_seconds: float
     state_dict: dict[str, torch.Tensor]
     from_store: bool = False
+    cpu_seconds: float | None = None
+    """CPU time of this process for training and testing the run (``None`` when loaded)."""
 
     def model(self) -> nn.Module:
         """Rebuild the trained model (on the CPU, in eval mode)."""
@@ -51,7 +53,7 @@ class Result:
 _METRICS = tuple(
     f.name
     for f in dataclasses.fields(Result)
-    if f.name not in ("experiment", "state_dict", "from_store")
+    if f.name not in ("experiment", "state_dict", "from_store", "cpu_seconds")
 )
 
 
@@ -122,6 +124,7 @@ def save(result: Result, dataset: data_module.FashionMNIST, store: ResultStore) 
     """Store ``result``, or warn (never raise) when the store cannot hold it."""
     try:
         key = store.key(result.experiment.config(), dataset.fingerprint)
-        store.save(key, result.metrics(), result.state_dict)
+        run = {"config": result.experiment.config(), "cpu_seconds": result.cpu_seconds}
+        store.save(key, result.metrics(), result.state_dict, run)
     except StoreError as exc:
         warnings.warn(f"{exc}; the result was not stored", stacklevel=3)
