@@ -21,7 +21,10 @@ Targets, per chapter and for the book (chapters execute one after the other):
   its cores, one run per core at one thread (longest first, each to the least-loaded core);
 - N Dask workers, each one such core: the chapter's total / N, never below its longest run;
 - one GPU, when measured; else the row says so;
-- batched seeds: the per-core total times bench_batched's measured solo/batched ratio.
+- batched seeds: the per-core total times bench_batched's measured solo/batched ratio;
+- BEFORE issue 18, when the rates hold ``design_rates.py --before``'s: each run at its
+  design's old rates, validating every epoch, one run at a time at all of the runner's
+  threads (costed at the speed-up measured here from one thread to all, per thread).
 
 Run: ``python benchmarks/full_estimate.py --store STORE --cache BUILD/_build/.jupyter_cache
 --rates rates.json [--batched bench_batched.json] [--gpu bench.json] [--json FILE]``.
@@ -88,6 +91,23 @@ def packed(seconds: list[float], cores: int) -> float:
     return max(loads)
 
 
+def before_core_seconds(run: workload.Run, rates: dict) -> float:
+    """One core's CPU seconds for ``run`` on the full release as the code before issue 18
+    ran it: the old training and prediction paths, and validation after every epoch."""
+    rate = rates[run.rate_key]
+    full = run.full
+    predicted = workload.FULL_VAL_IMAGES * full["epochs"] + full["test_images"]
+    return (
+        full["train_passes"] / rate["before_train_images_per_s"]
+        + predicted / rate["before_predict_images_per_s"]
+    )
+
+
+def thread_efficiency(scaling: dict | None) -> float:
+    """Per-thread efficiency of one run at all threads (measured speed-up / threads, <= 1)."""
+    return min(1.0, scaling["speedup"] / scaling["threads"]) if scaling else 1.0
+
+
 def gpu_seconds(run: workload.Run, gpu: dict) -> float:
     """A GPU's seconds for ``run``, at its family's measured training rate."""
     family = "mlp" if run.config.get("model") == "mlp" else "cnn"
@@ -101,8 +121,13 @@ def estimate(
     workers: tuple[int, ...] = (4, 16),
     gpu: dict | None = None,
     batched_ratio: float | None = None,
+    before_threads: dict | None = None,
 ) -> dict:
-    """Per chapter and for the book: runs, measured subset seconds, and each target's seconds."""
+    """Per chapter and for the book: runs, measured subset seconds, and each target's seconds
+    (and BEFORE's, when every rate has a ``before_*`` pair; ``before_threads`` is
+    ``design_rates.py``'s measured thread speed-up)."""
+    before = all("before_train_images_per_s" in rates[r.rate_key] for r in runs)
+    efficiency = thread_efficiency(before_threads)
     by_chapter: dict[str, list[workload.Run]] = defaultdict(list)
     for run in runs:
         by_chapter[run.chapter].append(run)
@@ -129,6 +154,9 @@ def estimate(
             row["gpu_s"] = sum(gpu_seconds(r, gpu) for r in rs)
         if batched_ratio:
             row["batched_one_core_s"] = sum(secs) / batched_ratio
+        if before:
+            row["before_one_core_s"] = sum(before_core_seconds(r, rates) for r in rs)
+            row[f"before_runner_{cores}_cores_s"] = row["before_one_core_s"] / (cores * efficiency)
         chapters[name] = row
     book = {
         key: sum(c[key] for c in chapters.values())
@@ -142,6 +170,9 @@ def estimate(
         book["gpu_s"] = sum(c["gpu_s"] for c in chapters.values())
     if batched_ratio:
         book["batched_one_core_s"] = book["one_core_s"] / batched_ratio
+    if before:
+        for key in ("before_one_core_s", f"before_runner_{cores}_cores_s"):
+            book[key] = sum(c[key] for c in chapters.values())
     runner = book[f"runner_{cores}_cores_s"]
     return {
         "timeouts_min": workflow_timeouts(runner),
@@ -151,6 +182,8 @@ def estimate(
         "target_met": runner <= TARGET_HOURS * 3600,
         "gpu": gpu.get("device") if gpu else None,
         "batched_ratio": batched_ratio,
+        "before_threads": before_threads,
+        "before_thread_efficiency": efficiency if before else None,
         "chapters": dict(sorted(chapters.items(), key=lambda kv: -kv[1]["one_core_s"])),
         "book": book,
     }
@@ -165,16 +198,37 @@ def hours(seconds: float) -> str:
 def markdown(result: dict) -> str:
     """The per-chapter table and the book's targets, as Markdown (the README's tables)."""
     cores, workers = result["cores"], result["workers"]
+    before = f"before_runner_{cores}_cores_s" in result["book"]
     head = ["chapter", "runs", "one core", f"{cores}-core runner"]
     head += [f"{n} Dask workers" for n in workers] + ["one GPU"]
+    head += ["before: one core", f"before: {cores}-core runner"] if before else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rows = list(result["chapters"].items()) + [("whole book", result["book"])]
     for name, c in rows:
         gpu = hours(c["gpu_s"]) if "gpu_s" in c else "not measured: no GPU lent"
         cells = [name, str(c["runs"]), hours(c["one_core_s"]), hours(c[f"runner_{cores}_cores_s"])]
         cells += [hours(c["dask_s"][str(n)]) for n in workers] + [gpu]
+        if before:
+            cells += [hours(c["before_one_core_s"]), hours(c[f"before_runner_{cores}_cores_s"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def before_after_line(result: dict) -> str:
+    """The book's BEFORE and AFTER on one core and on the runner, in one line."""
+    book, cores = result["book"], result["cores"]
+    runner = f"runner_{cores}_cores_s"
+    after = f"AFTER one core {hours(book['one_core_s'])}, {cores}-core runner {hours(book[runner])}"
+    if "before_one_core_s" not in book:
+        return after + " (no BEFORE: the rates lack design_rates.py --before)"
+    scaling = result["before_threads"] or {}
+    return (
+        f"BEFORE one core {hours(book['before_one_core_s'])}, {cores}-core runner "
+        f"{hours(book['before_' + runner])} (one run at a time at {cores} threads, "
+        f"{result['before_thread_efficiency']:.0%} per thread as measured at "
+        f"{scaling.get('threads', '?')}) | {after} (one run per core) | "
+        f"{book['before_' + runner] / book[runner]:.1f}x on the runner"
+    )
 
 
 def _load(path: str | None) -> dict | None:
@@ -218,7 +272,8 @@ def main() -> None:
     except (OSError, KeyError, ValueError, workload.WorkloadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    result = estimate(runs, rates, args.cores, tuple(args.workers), gpu, ratio)
+    scaling = _load(args.rates).get("before_threads")
+    result = estimate(runs, rates, args.cores, tuple(args.workers), gpu, ratio, scaling)
     result["subset_pages_s"] = {p.name: p.seconds for p in pages}  # the cold build's pages
     result["runs"] = [
         {"chapter": r.chapter, "source": r.source, "design": r.design, "config": r.config,
@@ -228,6 +283,7 @@ def main() -> None:
         for r in runs
     ]  # fmt: skip
     print(markdown(result))
+    print(before_after_line(result))
     t = result["timeouts_min"]
     print(f"book.yml: build step timeout-minutes {t['step']}, job {t['job']}"
           + (" (capped by GitHub's job limit)" if t["capped"] else ""))  # fmt: skip

@@ -123,9 +123,16 @@ def duration(seconds: float) -> str:
 
 
 def estimate_headers(estimate: dict[str, Any]) -> tuple[str, ...]:
-    """The estimate table's headers: its core count and its largest Dask worker count."""
-    return ("Chapter", "Runs", "One CPU core", f"{estimate['cores']}-core runner",
+    """The estimate table's headers: its core count, its largest Dask worker count and,
+    when the estimate has one, the runner's time before issue 18."""
+    cores = estimate["cores"]
+    head = ("Chapter", "Runs", "One CPU core", f"{cores}-core runner",
             f"{max(estimate['workers'])} Dask workers")  # fmt: skip
+    return head + ((f"{cores}-core runner, before",) if _has_before(estimate) else ())
+
+
+def _has_before(estimate: dict[str, Any]) -> bool:
+    return f"before_runner_{estimate['cores']}_cores_s" in estimate["book"]
 
 
 def estimate_rows(estimate: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -134,10 +141,12 @@ def estimate_rows(estimate: dict[str, Any]) -> list[tuple[str, ...]]:
     Args:
         estimate: what ``benchmarks/full_estimate.py --json`` wrote: per chapter and for
             the ``book``, its ``runs``, ``one_core_s``, ``runner_<cores>_cores_s`` and
-            ``dask_s`` (seconds by worker count).
+            ``dask_s`` (seconds by worker count), and ``before_runner_<cores>_cores_s``
+            when it was measured.
     """
     cores, workers = estimate["cores"], str(max(estimate["workers"]))
     rows = [*estimate["chapters"].items(), ("whole book", estimate["book"])]
+    before = (f"before_runner_{cores}_cores_s",) if _has_before(estimate) else ()
     return [
         (
             name,
@@ -145,6 +154,7 @@ def estimate_rows(estimate: dict[str, Any]) -> list[tuple[str, ...]]:
             duration(c["one_core_s"]),
             duration(c[f"runner_{cores}_cores_s"]),
             duration(c["dask_s"][workers]),
+            *(duration(c[key]) for key in before),
         )  # fmt: skip
         for name, c in rows
     ]
@@ -162,6 +172,16 @@ def estimate_summary(estimate: dict[str, Any]) -> str:
         f"{estimate['target_hours']:g} h. However many Dask workers share the runs, the "
         f"build trains for no less than its longest run, {duration(book['longest_run_s'])}. "
     )
+    if _has_before(estimate):
+        before = book[f"before_runner_{cores}_cores_s"]
+        text += (
+            f"With the training code as it was before its speed-ups (benchmarks/before_after.py: "
+            f"the CNN's modules run one by one, the old prediction path, validation after "
+            f"every epoch, one run at a time at all of the runner's threads, each thread "
+            f"{estimate['before_thread_efficiency']:.0%} as productive as one thread alone, "
+            f"as measured here) the runner would have taken {duration(before)}, "
+            f"{before / runner:.1f} times as long. "
+        )
     stored = book.get("runs_from_store", book["runs"])
     if stored < book["runs"]:
         text += (

@@ -111,6 +111,42 @@ def test_the_estimate_adds_chapters_and_costs_each_run_at_its_designs_rate(build
     assert report.duration(3 * 3600 + 5 * 60) == "3 h 05 min"
 
 
+def test_before_validates_every_epoch_at_the_old_rates_one_run_at_a_time(build):
+    store, cache = build
+    runs = workload.assign_chapters(workload.sized(workload.stored_runs(store)),
+                                    workload.page_windows(cache))  # fmt: skip
+    rates = {r.rate_key: {"train_images_per_s": 1000.0, "predict_images_per_s": 10_000.0,
+                          "before_train_images_per_s": 500.0,
+                          "before_predict_images_per_s": 5_000.0} for r in runs}  # fmt: skip
+    result = full_estimate.estimate(runs, rates, cores=4, workers=(2,),
+                                    before_threads={"threads": 2, "speedup": 1.5})  # fmt: skip
+    assert result["before_thread_efficiency"] == 0.75
+    small = runs[2].full  # the 100-image run: no validation after, every epoch before
+    assert small["val_passes"] == 0
+    before_small = full_estimate.before_core_seconds(runs[2], rates)
+    assert before_small == pytest.approx(small["train_passes"] / 500
+                                         + (6_000 * small["epochs"] + 10_000) / 5_000)  # fmt: skip
+    book = result["book"]
+    assert book["before_runner_4_cores_s"] == pytest.approx(book["before_one_core_s"] / 3)
+    assert book["before_one_core_s"] > 2 * book["one_core_s"]  # half the rates, more validation
+    text = full_estimate.markdown(result)
+    assert "before: 4-core runner |" in text.splitlines()[0]
+    line = full_estimate.before_after_line(result)
+    assert line.startswith("BEFORE one core") and "| AFTER one core" in line
+    assert report.estimate_headers(result)[-1] == "4-core runner, before"
+    rows = report.estimate_rows(result)
+    assert rows[-1][-1] == report.duration(book["before_runner_4_cores_s"])
+    assert f"{book['before_runner_4_cores_s'] / book['runner_4_cores_s']:.1f} times as long" in (
+        report.estimate_summary(result)
+    )
+    without = full_estimate.estimate(runs, {k: {"train_images_per_s": 1000.0,
+                                                "predict_images_per_s": 10_000.0}
+                                            for k in rates}, cores=4)  # fmt: skip
+    assert "before_one_core_s" not in without["book"]
+    assert "no BEFORE" in full_estimate.before_after_line(without)
+    assert len(report.estimate_headers(without)) == 5
+
+
 def test_chapters_a_partial_build_did_not_reach_are_listed_from_their_code(build):
     import planned
 
