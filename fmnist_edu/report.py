@@ -178,8 +178,8 @@ def estimate_summary(estimate: dict[str, Any]) -> str:
             f"With the training code as it was before its speed-ups (benchmarks/before_after.py: "
             f"the CNN's modules run one by one, the old prediction path, validation after "
             f"every epoch, one run at a time at all of the runner's threads, each thread "
-            f"{estimate['before_thread_efficiency']:.0%} as productive as one thread alone, "
-            f"as measured here) the runner would have taken {duration(before)}, "
+            f"{estimate['before_thread_efficiency'] * 100:.0f} % as productive as one thread "
+            f"alone, as measured here) the runner would have taken {duration(before)}, "
             f"{before / runner:.1f} times as long. "
         )
     stored = book.get("runs_from_store", book["runs"])
