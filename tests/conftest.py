@@ -20,6 +20,18 @@ from fmnist_edu.store import ResultStore
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def book_extension(name: str):
+    """Import one of the book's Sphinx extensions (book/_ext/NAME.py) as a module."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
 def subset_path() -> Path:
     """The real subset: FMNIST_EDU_DATA when set (as in CI), else ../shared beside the repo."""
     path = Path(os.environ.get("FMNIST_EDU_DATA") or ROOT.parent / "shared/fashion-mnist-subset")

@@ -7,12 +7,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import matplotlib
 import pytest
 import torch
-from conftest import ROOT, write_idx_folder
+from conftest import ROOT, book_extension, write_idx_folder
 from figure_checks import (
     assert_column_wide_with_readable_text,
     assert_legend_off_the_data,
@@ -302,17 +301,8 @@ As {cite}`lecun1998gradient` showed.
 """
 
 
-def _site_extension():
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    try:
-        import fmnist_site
-    finally:
-        sys.path.pop(0)
-    return fmnist_site
-
-
 def test_citation_lists_are_lists_of_list_items():
-    site = _site_extension()
+    site = book_extension("fmnist_site")
     body = (
         '<div role="list" class="citation-list">\n'
         '<div class="citation" id="id6" role="doc-biblioentry">\n'

@@ -16,7 +16,7 @@ from fmnist_edu.settings import Profile
 from fmnist_edu.transforms import shift
 from fmnist_edu.web import assets, engine, predictions
 from fmnist_edu.web import export as web_export
-from tests.conftest import write_idx_folder
+from tests.conftest import book_extension, write_idx_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = Profile("tiny", epochs=1, seeds=(0,))
@@ -29,15 +29,6 @@ def _fake_engine(folder: Path) -> Path:
         (dist / name).write_bytes(b"x" * (10 + i))
     (dist.parent / "package.json").write_text('{"version": "9.9.9"}')
     return folder
-
-
-def _web_extension():
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    try:
-        import fmnist_web
-    finally:
-        sys.path.pop(0)
-    return fmnist_web
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +132,7 @@ def test_site_assets_without_the_engine(tmp_path, tiny):
 
 
 def test_widget_pages_without_the_engine_say_so():
-    web = _web_extension()
+    web = book_extension("fmnist_web")
     body = "<p>x</p>" + web.widget_html("predict") + web.widget_html("arithmetic")
     filled = web.fill_page(body, "_static/fmnist/assets/", engine=False)
     assert web.BASE not in filled and 'data-base="_static/fmnist/assets/"' in filled
@@ -172,7 +163,7 @@ def test_a_book_builds_with_its_widgets_but_no_engine(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     page = (tmp_path / "_build" / "html" / "page.html").read_text()
-    web = _web_extension()
+    web = book_extension("fmnist_web")
     assert web.NO_ENGINE_NOTE in page and 'data-widget="shift"' in page
     assert 'import("./_static/fmnist/widgets.mjs").then((m) => m.mountAll(document))' in page
     assert "What the live widgets add" in page and "model: CNN (cnn.onnx)" in page
@@ -183,7 +174,7 @@ def test_a_book_builds_with_its_widgets_but_no_engine(tmp_path):
 def test_repeated_inline_scripts_are_dropped_once():
     from sphinx.builders.html._assets import _JavaScript
 
-    web = _web_extension()
+    web = book_extension("fmnist_web")
     config = "const THEBE_JS_URL = 1"
     scripts = [
         _JavaScript("a.js"),

@@ -64,7 +64,7 @@ class FullEstimate(SphinxDirective):
         return [nodes.paragraph(text=summary), _plain_table(headers, rows)]
 
 
-def _plain_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> nodes.table:
+def _plain_table(headers: tuple[str, ...], rows: list[tuple[nodes.Node | str, ...]]) -> nodes.table:
     table = nodes.table(classes=["colwidths-auto"])
     group = nodes.tgroup(cols=len(headers))
     table += group
@@ -84,13 +84,7 @@ def _cell(content: nodes.Node | str) -> nodes.entry:
 
 
 def _table(docname: str, rows: list[report.Row]) -> list[nodes.Node]:
-    table = nodes.table(classes=["colwidths-auto"])
-    group = nodes.tgroup(cols=len(HEADERS))
-    table += group
-    group += [nodes.colspec(colwidth=1) for _ in HEADERS]
-    head, body = nodes.thead(), nodes.tbody()
-    group += [head, body]
-    head += nodes.row("", *[_cell(h) for h in HEADERS])
+    cells = []
     for row in rows:
         link = pending_xref(
             refdoc=docname, reftarget="/" + row.page, reftype="doc", refdomain="std",
@@ -101,8 +95,9 @@ def _table(docname: str, rows: list[report.Row]) -> list[nodes.Node]:
         fp = row.fingerprint
         status = row.executed if row.succeeded else f"{row.executed} (failed)"
         # 8 hex digits tell builds apart; the chapters' boxes give the data's in full.
-        cells = [link, status, seconds, row.when, f"{fp.code[:8]} · {fp.data[:8]} · {fp.profile}"]
-        body += nodes.row("", *[_cell(c) for c in cells])
+        cells.append((link, status, seconds, row.when,
+                      f"{fp.code[:8]} · {fp.data[:8]} · {fp.profile}"))  # fmt: skip
+    table = _plain_table(HEADERS, cells)
     now = sum(r.executed == "now" for r in rows)
     summary = nodes.paragraph(
         text=f"{len(rows)} executed pages: {now} executed by this build, "

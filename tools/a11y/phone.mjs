@@ -20,7 +20,7 @@
 import { createServer } from "node:http";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { extname, join, resolve, sep } from "node:path";
-import { launchChromium, sitePages } from "./site.mjs";
+import { blockOtherOrigins, launchChromium, sitePages } from "./site.mjs";
 
 export const MIN_TEXT_PX = 9;
 export const VIEWPORT = { width: 390, height: 844 };
@@ -194,13 +194,7 @@ async function main() {
   const columns = new Set();
   try {
     const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    const external = [];
-    await context.route(() => true, (route) => {
-      const url = route.request().url();
-      if (url.startsWith(`${origin}/`)) return route.continue();
-      external.push(url);
-      return route.abort();
-    });
+    const external = await blockOtherOrigins(context, origin);
     for (const name of pages) {
       external.length = 0;
       const page = await context.newPage();

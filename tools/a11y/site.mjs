@@ -1,5 +1,6 @@
-// What check.mjs and phone.mjs share: the site and pages named on the command line, and
-// Debian's Chromium started by playwright-core (which downloads no browser of its own).
+// What check.mjs, phone.mjs and tools/web/checks/run.mjs share: the site and pages named on
+// the command line, Debian's Chromium started by playwright-core (which downloads no
+// browser of its own), and a context that reaches only the site.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -32,4 +33,17 @@ export async function launchChromium() {
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
       "--disable-component-update", "--disable-sync", "--no-first-run"],
   });
+}
+
+// Refuse every request of `context` that does not go to `origin` (the site served on
+// 127.0.0.1); returns the list the refused URLs are added to, for the check to report.
+export async function blockOtherOrigins(context, origin) {
+  const external = [];
+  await context.route(() => true, (route) => {
+    const url = route.request().url();
+    if (url.startsWith(`${origin}/`)) return route.continue();
+    external.push(url);
+    return route.abort();
+  });
+  return external;
 }

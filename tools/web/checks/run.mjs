@@ -20,7 +20,7 @@ import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { serve } from "../../a11y/phone.mjs";
-import { launchChromium } from "../../a11y/site.mjs";
+import { blockOtherOrigins, launchChromium } from "../../a11y/site.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const AXE = createRequire(join(here, "../../a11y/package.json")).resolve("axe-core/axe.min.js");
@@ -69,13 +69,7 @@ async function axe(page) {
 
 try {
   const context = await browser.newContext({ deviceScaleFactor: 1, hasTouch: true });
-  const external = [];
-  await context.route(() => true, (route) => {
-    const url = route.request().url();
-    if (url.startsWith(`${origin}/`)) return route.continue();
-    external.push(url);
-    return route.abort();
-  });
+  const external = await blockOtherOrigins(context, origin);
   for (const name of names) {
     const spec = await import(pathToFileURL(join(here, `${name}.mjs`)).href);
     const found = [];
