@@ -165,12 +165,15 @@ def estimate_summary(estimate: dict[str, Any]) -> str:
     book, cores = estimate["book"], estimate["cores"]
     runner = book[f"runner_{cores}_cores_s"]
     verdict = "meets" if estimate["target_met"] else "misses"
+    floor = sum(c["longest_run_s"] for c in estimate["chapters"].values())
     text = (
         f"On the full release, the full profile trains {book['runs']:,} models: "
         f"{duration(book['one_core_s'])} on one CPU core and {duration(runner)} on a "
         f"{cores}-core runner (one run per core), which {verdict} the goal of under "
-        f"{estimate['target_hours']:g} h. However many Dask workers share the runs, the "
-        f"build trains for no less than its longest run, {duration(book['longest_run_s'])}. "
+        f"{estimate['target_hours']:g} h. Chapters run one after the other, and however "
+        f"many Dask workers share a chapter's runs it takes no less than its longest run, so "
+        f"the book trains for at least {duration(floor)} (its longest run alone: "
+        f"{duration(book['longest_run_s'])}). "
     )
     if _has_before(estimate):
         before = book[f"before_runner_{cores}_cores_s"]
@@ -194,11 +197,14 @@ def estimate_summary(estimate: dict[str, Any]) -> str:
     else:
         text += "One GPU: not measured, as no GPU was lent to measure the book's designs. "
     ratio = estimate.get("batched_ratio")
-    if ratio:
-        how = "faster" if ratio > 1 else "slower"
+    if ratio and ratio > 1:
         text += (
             f"Training a design's seeds as one batched model ran {ratio:.2f} times as fast as "
-            f"one after the other on one CPU core ({how}), "
-            + ("so it would save time." if ratio > 1 else "so the book trains them solo.")
+            "one after the other on one CPU core, so it would save time."
+        )
+    elif ratio:
+        text += (
+            f"Training a design's seeds as one batched model took {1 / ratio:.1f} times as long "
+            "as training them one after the other on one CPU core, so the book trains them solo."
         )
     return text

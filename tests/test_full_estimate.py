@@ -107,7 +107,10 @@ def test_the_estimate_adds_chapters_and_costs_each_run_at_its_designs_rate(build
     assert "| whole book | 4 |" in text and "not measured: no GPU lent" in text
     rows = report.estimate_rows(result)
     assert rows[-1][0] == "whole book" and rows[-1][2] == report.duration(book["one_core_s"])
-    assert "slower" in report.estimate_summary(result)
+    summary = report.estimate_summary(result)
+    assert "took 2.0 times as long" in summary and "trains them solo" in summary
+    floor = sum(c["longest_run_s"] for c in result["chapters"].values())
+    assert f"at least {report.duration(floor)}" in summary
     assert report.duration(3 * 3600 + 5 * 60) == "3 h 05 min"
 
 
