@@ -113,18 +113,20 @@ def summarize(model: nn.Module, side: int = IMAGE_SIDE) -> list[LayerInfo]:
     return rows
 
 
-def unit_window(row: LayerInfo, index: int, side: int = IMAGE_SIDE) -> tuple[int, int]:
+def unit_window(row: LayerInfo, index: int, side: int = IMAGE_SIDE) -> tuple[int, int] | None:
     """The input rows (or columns) ``(first, last)`` that unit ``index`` of ``row``'s layer sees.
 
     Unit ``i``'s field starts at ``field_start + i * jump`` and spans ``field_extent``
-    pixels; the window is clipped to the image's ``side`` (padding holds no pixels).
+    pixels; the window is clipped to the image's ``side`` (padding holds no pixels), and is
+    ``None`` when the field lies wholly in the padding: that unit sees no pixel at all.
     Raises ``ValueError`` for a unit outside the layer's output.
     """
     units = row.output_shape[-1] if len(row.output_shape) == 3 else 1
     if not 0 <= index < units:
         raise ValueError(f"index={index}: layer {row.name} has units 0..{units - 1} per side")
     first = row.field_start + index * row.jump
-    return max(first, 0), min(first + row.field_extent - 1, side - 1)
+    window = max(first, 0), min(first + row.field_extent - 1, side - 1)
+    return window if window[0] <= window[1] else None
 
 
 def format_table(rows: list[LayerInfo]) -> str:

@@ -49,6 +49,22 @@ def test_unit_window_is_where_the_gradient_reaches(kernel, stride, padding, dila
             assert lastrow - first + 1 == last.field_extent
 
 
+def test_a_unit_whose_field_is_all_padding_sees_no_pixel():
+    # 1 x 1 kernels with padding 3: pool2's corner unit reads only padding, so no pixel
+    # reaches it (zero gradient) and its window is None, not an impossible range.
+    model = _ones(nn.Sequential(nn.Conv2d(1, 1, 1, 1, 3), nn.AvgPool2d(2),
+                                nn.Conv2d(1, 1, 1, 1, 3), nn.AvgPool2d(2)))  # fmt: skip
+    last = summary.summarize(model, side=28)[-1]
+    x = torch.rand(1, 1, 28, 28, requires_grad=True)
+    model(x)[0, 0, 0, 0].backward()
+    assert not x.grad.any()
+    assert summary.unit_window(last, 0) is None
+    middle = last.output_shape[-1] // 2
+    assert summary.unit_window(last, middle) is not None
+    windows = dict(arithmetic.row("blocks", 28, 1, 1, 3, 1)["windows"])
+    assert windows[0] is None and windows[middle] == list(summary.unit_window(last, middle))
+
+
 def test_unit_window_refuses_a_unit_outside_the_layer():
     row = summary.summarize(models.CNN())[0]
     with pytest.raises(ValueError, match="index=28"):

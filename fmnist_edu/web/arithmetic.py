@@ -77,7 +77,9 @@ def row(kind: str, side: int, kernel: int, stride: int, padding: int, dilation: 
     """One table row: the settings, then each layer's side and field as ``summarize`` gives.
 
     ``layers`` lists the convolutions and pools (a ReLU changes no side and no field)
-    that produce at least one output; when a layer would
+    that produce at least one output; for the two blocks, ``windows`` gives the image rows
+    ``[first, last]`` (``None``: padding only) that pool2's first, middle and last units see
+    (:func:`fmnist_edu.summary.unit_window`); when a layer would
     produce none, ``fails_at`` names it (PyTorch refuses to run it) and the layers after
     it are left out, as the explorable says "too small" there.
     """
@@ -107,6 +109,11 @@ def row(kind: str, side: int, kernel: int, stride: int, padding: int, dilation: 
         if r.kind != "ReLU"
     ]
     out["fails_at"] = fails_at if len(done) < len(names) else None
+    if kind == "blocks" and out["fails_at"] is None:  # the image rows pool2's units see
+        last = done[-1]
+        units = sorted({0, last.output_shape[-1] // 2, last.output_shape[-1] - 1})
+        windows = {u: summary.unit_window(last, u, side) for u in units}
+        out["windows"] = [[u, list(w) if w else None] for u, w in windows.items()]
     return out
 
 

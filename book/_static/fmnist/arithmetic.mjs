@@ -41,10 +41,12 @@ export function stack(kind, side, { kernel, stride, padding, dilation }) {
   return { layers, failsAt: null };
 }
 
-/** Input rows (or columns) [first, last] that unit `index` of `layer` sees, clipped. */
+/** Input rows (or columns) [first, last] that unit `index` of `layer` sees, clipped; null
+ * when its field lies wholly in the padding (as fmnist_edu.summary.unit_window). */
 export function unitWindow(layer, index, side) {
   const first = layer.start + index * layer.jump;
-  return [Math.max(first, 0), Math.min(first + layer.extent - 1, side - 1)];
+  const window = [Math.max(first, 0), Math.min(first + layer.extent - 1, side - 1)];
+  return window[0] <= window[1] ? window : null;
 }
 
 /** Input positions (in padded coordinates) of the kernel taps of output unit `index`. */
@@ -114,8 +116,13 @@ function drawConv(cvs, s, unit) {
     + (out >= 1 ? `Right, the output: ${out} × ${out}, unit (${unit.r}, ${unit.c}) chosen.` : "No output: the kernel does not fit."));
 }
 
+/** The 28 × 28 image with `window` ([rows, cols]) outlined, or nothing outlined (null). */
 function drawField(cvs, window) {
   const cell = 8, g = sized(cvs, IMAGE_SIDE * cell);
+  if (!window) {
+    grid(g, IMAGE_SIDE, cell, () => null, "#d9d9d9");
+    return;
+  }
   const [[r0, r1], [c0, c1]] = window;
   grid(g, IMAGE_SIDE, cell, (r, c) => (r >= r0 && r <= r1 && c >= c0 && c <= c1 ? WINDOW : null), "#d9d9d9");
   g.strokeStyle = TAP;
@@ -128,8 +135,8 @@ function drawField(cvs, window) {
 export async function mount(root) {
   const id = `fmnist-arith-${++counter}`;
   const controls = Object.fromEntries(CONTROLS.map(([key, label, min, max, value]) => [key, slider(`${id}-${key}`, label, min, max, value)]));
-  const unitRow = slider(`${id}-row`, "Output unit row", 0, 6, 3), unitCol = slider(`${id}-col`, "column", 0, 6, 3);
-  const fieldRow = slider(`${id}-frow`, "pool2 unit row", 0, 6, 3), fieldCol = slider(`${id}-fcol`, "column", 0, 6, 3);
+  const unitRow = slider(`${id}-row`, "Output unit row", 0, 6, 3), unitCol = slider(`${id}-col`, "Output unit column", 0, 6, 3);
+  const fieldRow = slider(`${id}-frow`, "pool2 unit row", 0, 6, 3), fieldCol = slider(`${id}-fcol`, "pool2 unit column", 0, 6, 3);
   const formula = el("p", { class: "fmnist-formula", "aria-live": "polite" });
   const view = canvas("input and output grids");
   const field = canvas("receptive field on the 28 by 28 image");
@@ -162,11 +169,12 @@ export async function mount(root) {
     const { layers, failsAt } = stack("blocks", IMAGE_SIDE, settings);
     table.replaceChildren(
       el("caption", {}, "Side and receptive field (RF) of each layer"),
-      el("tr", {}, el("th", { scope: "col" }, "layer"), el("th", { scope: "col" }, "side"), el("th", { scope: "col" }, "RF")),
+      el("tr", {}, el("th", { scope: "col" }, "layer"), el("th", { scope: "col" }, "side"), el("th", { scope: "col" }, "RF (clipped to the image)")),
       ...layers.map((l) => el("tr", {}, el("th", { scope: "row" }, l.name), el("td", {}, String(l.side)), el("td", {}, `${l.field} × ${l.field}`))),
       ...(failsAt ? [el("tr", {}, el("th", { scope: "row" }, failsAt), el("td", { colspan: 2 }, "too small: no output"))] : []),
     );
     const last = layers.at(-1);
+    for (const s of [fieldRow, fieldCol]) s.input.disabled = Boolean(failsAt || !last);
     if (failsAt || !last) {
       fieldText.textContent = `With these settings ${failsAt} has no output, so no unit of pool2 to trace.`;
       sized(field, 1);
@@ -175,6 +183,13 @@ export async function mount(root) {
     for (const s of [fieldRow, fieldCol]) s.input.max = last.side - 1;
     const r = Number(fieldRow.input.value), c = Number(fieldCol.input.value);
     const rows = unitWindow(last, r, IMAGE_SIDE), cols = unitWindow(last, c, IMAGE_SIDE);
+    if (!rows || !cols) {
+      drawField(field, null);
+      field.setAttribute("aria-label", `The 28 × 28 image; pool2's unit (${r}, ${c}) sees none of it`);
+      fieldText.textContent = `Unit (${r}, ${c}) of pool2 sees only padding, no image pixel: its field of ` +
+        `${last.extent} × ${last.extent} pixels lies outside the image. Pick a unit nearer the middle.`;
+      return;
+    }
     drawField(field, [rows, cols]);
     field.setAttribute("aria-label", `The 28 × 28 image; the window of pool2's unit (${r}, ${c}) outlined: rows ${rows[0]}–${rows[1]}, columns ${cols[0]}–${cols[1]}`);
     fieldText.textContent = `Unit (${r}, ${c}) of pool2 sees image rows ${rows[0]}–${rows[1]} and columns ${cols[0]}–${cols[1]}: ` +
@@ -187,7 +202,7 @@ export async function mount(root) {
     layers: [...table.querySelectorAll("tr")].slice(1).map((tr) => [...tr.children].map((c) => c.textContent)) });
   // The API the browser check drives (tools/web/checks/arithmetic.mjs).
   return {
-    stack, outputSide,
+    stack, outputSide, unitWindow,
     /** Set the controls (any of side, kernel, stride, padding, dilation); return what is shown. */
     set: (values) => {
       for (const [key, value] of Object.entries(values)) controls[key].input.value = String(value);

@@ -16,8 +16,9 @@ const KEYS = ["name", "side", "field", "extent", "jump", "start"];
 const settingsOf = (row) => ({ kernel: row.kernel, stride: row.stride, padding: row.padding, dilation: row.dilation });
 const labelOf = (row) => `${row.kind} n=${row.side} k=${row.kernel} s=${row.stride} p=${row.padding} d=${row.dilation}`;
 
-/** Mismatches (lines of text) between one table row and what the JavaScript gave for it. */
-export function compareRow(row, got, side) {
+/** Mismatches (lines of text) between one table row and what the JavaScript gave for it
+ * (`windows`: unit -> the unitWindow the JavaScript gives for pool2's unit). */
+export function compareRow(row, got, side, windows = {}) {
   const bad = [], label = labelOf(row);
   if (got.failsAt !== row.fails_at) bad.push(`${label}: fails at ${got.failsAt}, summary says ${row.fails_at}`);
   if (got.layers.length !== row.layers.length) return [...bad, `${label}: ${got.layers.length} layers, summary has ${row.layers.length}`];
@@ -27,6 +28,10 @@ export function compareRow(row, got, side) {
     }
   });
   if (row.kind === "conv" && row.layers.length && side !== row.layers[0].side) bad.push(`${label}: outputSide ${side}, summary says ${row.layers[0].side}`);
+  for (const [unit, want] of row.windows || []) {
+    const mine = JSON.stringify(windows[unit] ?? null);
+    if (mine !== JSON.stringify(want)) bad.push(`${label}: pool2 unit ${unit} sees ${mine}, summary says ${JSON.stringify(want)}`);
+  }
   return bad;
 }
 
@@ -37,7 +42,9 @@ export async function check(t) {
   for (const row of rows) {
     const got = await t.call("stack", row.kind, row.side, settingsOf(row));
     const side = await t.call("outputSide", row.side, row.kernel, row.stride, row.padding, row.dilation);
-    for (const line of compareRow(row, got, side)) { t.fail(line); bad += 1; }
+    const windows = {};
+    for (const [unit] of row.windows || []) windows[unit] = await t.call("unitWindow", got.layers.at(-1), unit, row.side);
+    for (const line of compareRow(row, got, side, windows)) { t.fail(line); bad += 1; }
   }
   // What the controls show: the formula's result and the two blocks' table.
   const conv = rows.filter((r) => r.kind === "conv" && r.side === 7);
@@ -98,8 +105,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] || "").href) {
   const { rows } = JSON.parse(readFileSync(join(site, "_static/fmnist/assets/arithmetic.json"), "utf8"));
   const module = resolve(process.argv[3] || join(site, "_static/fmnist/arithmetic.mjs"));
   const fns = await import(pathToFileURL(module).href);
-  const bad = rows.flatMap((row) => compareRow(row, fns.stack(row.kind, row.side, settingsOf(row)),
-    fns.outputSide(row.side, row.kernel, row.stride, row.padding, row.dilation)));
+  const bad = rows.flatMap((row) => {
+    const got = fns.stack(row.kind, row.side, settingsOf(row));
+    const windows = Object.fromEntries((row.windows || []).map(([unit]) => [unit, fns.unitWindow(got.layers.at(-1), unit, row.side)]));
+    return compareRow(row, got, fns.outputSide(row.side, row.kernel, row.stride, row.padding, row.dilation), windows);
+  });
   for (const line of bad.slice(0, 20)) console.error(line);
   console.log(`arithmetic: ${rows.length} settings, ${bad.length} mismatches with fmnist_edu.summary`);
   process.exit(bad.length ? 1 : 0);
