@@ -33,13 +33,15 @@ export function imagePicker(id, records, onPick) {
   return { element: el("span", {}, label, select), select };
 }
 
-/** One line: which trained models these are (store entry, seed, epochs, commit). */
-export function provenance(manifest) {
-  const parts = Object.entries(manifest.models).map(([name, m]) =>
+/** One line: which trained models these are (store entry, seed, epochs, commit); `names`:
+ * the models the widget runs (default: all the manifest has). */
+export function provenance(manifest, names = Object.keys(manifest.models)) {
+  const parts = names.map((name) => [name, manifest.models[name]]).map(([name, m]) =>
     `${name.toUpperCase()} test accuracy ${(100 * m.test_accuracy).toFixed(1)} % (store entry ${m.store_key})`);
-  const any = Object.values(manifest.models)[0];
+  const any = manifest.models[names[0]];
   return el("p", { class: "fmnist-provenance" },
-    `The Architectures chapter's own models, seed ${any.seed}, ${any.epochs} epochs `
-    + `(${manifest.profile} profile), built from commit ${any.commit}: ${parts.join("; ")}. `
-    + "They run in your browser (ONNX Runtime Web); nothing is sent anywhere.");
+    `The book's own ${names.map((n) => n.toUpperCase()).join(" and ")}: the seed-${any.seed} runs `
+    + `of the Architectures chapter, ${any.epochs} epochs (${manifest.profile} profile), built `
+    + `from commit ${any.commit}. This seed's ${parts.join("; ")}; the chapters report means `
+    + "over seeds. They run in your browser (ONNX Runtime Web); nothing is sent anywhere.");
 }

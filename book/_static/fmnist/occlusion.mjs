@@ -112,7 +112,8 @@ export async function mount(root, ctx) {
     drawSigned(canvases.browser, map, max);
     drawSigned(canvases.captum, reference, max);
     const agree = target === stored.targets[i] ? "" : ` (Captum's map explains ${names[stored.targets[i]]}, PyTorch's prediction)`;
-    status.say(`Predicted ${names[target]}${agree}. ${passes} forward passes in ${ms.toFixed(0)} ms in this browser; `
+    const verdict = target === records.labels[i] ? "right" : "wrong";
+    status.say(`A ${names[records.labels[i]]}; the CNN predicts ${names[target]} (${verdict})${agree}. ${passes} forward passes in ${ms.toFixed(0)} ms in this browser; `
       + `largest difference from Captum's map: ${maxAbsDiff.toExponential(1)} (the darkest colour is ${max.toFixed(2)} logit units).`);
     return { index: i, setting: key, target, captumTarget: stored.targets[i], passes, ms, maxAbsDiff,
       map: Array.from(map), captum: Array.from(reference) };
@@ -132,7 +133,7 @@ export async function mount(root, ctx) {
     status.element,
     el("p", { class: "fmnist-occ-note" }, "Red: hiding that patch lowers the predicted class's score (evidence for it); "
       + "blue: hiding it raises the score. Both maps share one colour scale."),
-    provenance(manifest),
+    provenance(manifest, ["cnn"]),
   );
   await show(0, "chapter");
   // The API the browser check drives: show an image and setting; the last map shown.

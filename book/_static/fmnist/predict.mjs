@@ -12,6 +12,7 @@ export async function mount(root, ctx) {
   const names = records.class_names;
   let pixels = Float32Array.from(images[0]);
   let source = 0; // the test image shown, or null once the reader draws
+  let picked = 0; // the last test image picked (Previous and Next step from it)
   const cursor = { row: 14, col: 14 };
 
   const canvas = mapCanvas("", SIDE * SCALE);
@@ -34,6 +35,7 @@ export async function mount(root, ctx) {
     }
   };
   let pending = null;
+  let message = "";
   const predict = async () => {
     const input = Float32Array.from(pixels);
     const cnn = await ctx.run("cnn", input); // one after the other: one WebAssembly thread
@@ -42,16 +44,19 @@ export async function mount(root, ctx) {
     table.update(probs);
     const said = (m) => `${m} says ${names[argmax(probs[m])]} (${percent(probs[m][argmax(probs[m])])})`;
     const truth = source === null ? "your drawing" : `a ${names[records.labels[source]]}`;
-    status.say(`For ${truth}: ${said("CNN")}; ${said("MLP")}.`);
+    message = `For ${truth}: ${said("CNN")}; ${said("MLP")}.`;
+    if (!drawing) status.say(message); // while a stroke goes on, once at its end (stop)
     return { source, cnn: Array.from(cnn.probs), mlp: Array.from(mlp.probs) };
   };
   const update = () => {
+    if (source === null) picker.select.value = "drawing";
     redraw();
     pending = predict();
     return pending;
   };
   const select = (i) => {
     source = i;
+    picked = i;
     picker.select.value = String(i);
     pixels = Float32Array.from(images[i]);
     return update();
@@ -93,7 +98,11 @@ export async function mount(root, ctx) {
     paint(row, col);
     schedule();
   });
-  const stop = () => { drawing = false; };
+  const stop = () => {
+    if (!drawing) return;
+    drawing = false;
+    schedule(); // the stroke's last prediction, announced now that it has ended
+  };
   canvas.addEventListener("pointerup", stop);
   canvas.addEventListener("pointercancel", stop);
   canvas.addEventListener("keydown", (event) => {
@@ -117,7 +126,8 @@ export async function mount(root, ctx) {
   canvas.addEventListener("blur", redraw);
 
   const clear = button("Clear the canvas", () => { pixels = new Float32Array(PIXELS); source = null; update(); });
-  const step = (by) => () => select((Number(picker.select.value) + by + images.length) % images.length);
+  const step = (by) => () => select((picked + by + images.length) % images.length);
+  picker.select.append(el("option", { value: "drawing", disabled: true }, "(your drawing)"));
   root.append(
     el("div", { class: "fmnist-controls" }, picker.element,
       button("Previous", step(-1), { "aria-label": "Previous test image" }),

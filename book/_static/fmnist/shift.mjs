@@ -70,7 +70,8 @@ export async function mount(root, ctx) {
     drawMap(canvas, moved, SIDE, SIDE);
     canvas.setAttribute("aria-label", `The test image, a ${names[records.labels[state.index]]}, `
       + `${describe()}; arrow keys move it one pixel, Home puts it back`);
-    offset.textContent = `Moved: ${describe()}`;
+    const atLimit = Math.abs(state.dx) === range || Math.abs(state.dy) === range;
+    offset.textContent = `Moved: ${describe()}` + (atLimit ? ` (the limit: ${range} px each way)` : "");
     const cnn = await ctx.run("cnn", moved); // one after the other: one WebAssembly thread
     const mlp = await ctx.run("mlp", moved);
     const probs = { CNN: cnn.probs, MLP: mlp.probs };
