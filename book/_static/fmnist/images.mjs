@@ -40,8 +40,9 @@ export function provenance(manifest, names = Object.keys(manifest.models)) {
     `${name.toUpperCase()} test accuracy ${(100 * m.test_accuracy).toFixed(1)} % (store entry ${m.store_key})`);
   const any = manifest.models[names[0]];
   return el("p", { class: "fmnist-provenance" },
-    `The book's own ${names.map((n) => n.toUpperCase()).join(" and ")}: the seed-${any.seed} runs `
+    `The book's own ${names.map((n) => n.toUpperCase()).join(" and ")}: the seed-${any.seed} run${names.length > 1 ? "s" : ""} `
     + `of the Architectures chapter, ${any.epochs} epochs (${manifest.profile} profile), built `
     + `from commit ${any.commit}. This seed's ${parts.join("; ")}; the chapters report means `
-    + "over seeds. They run in your browser (ONNX Runtime Web); nothing is sent anywhere.");
+    + `over seeds. ${names.length > 1 ? "They run" : "It runs"} in your browser (ONNX Runtime `
+    + "Web); nothing is sent anywhere.");
 }
