@@ -198,7 +198,7 @@ def hours(seconds: float) -> str:
 def markdown(result: dict) -> str:
     """The per-chapter table and the book's targets, as Markdown (the README's tables)."""
     cores, workers = result["cores"], result["workers"]
-    before = f"before_runner_{cores}_cores_s" in result["book"]
+    before = "before_one_core_s" in result["book"]
     head = ["chapter", "runs", "one core", f"{cores}-core runner"]
     head += [f"{n} Dask workers" for n in workers] + ["one GPU"]
     head += ["before: one core", f"before: {cores}-core runner"] if before else []
@@ -262,7 +262,8 @@ def main() -> None:
 
             runs = planned.complete(runs)
         runs = workload.sized(runs)
-        rates = _load(args.rates)["rates"]
+        rates_file = _load(args.rates)
+        rates, scaling = rates_file["rates"], rates_file.get("before_threads")
         missing = {r.design for r in runs if r.rate_key not in rates}
         if missing:
             raise workload.WorkloadError(f"{args.rates}: no rate for {sorted(missing)}")
@@ -272,7 +273,6 @@ def main() -> None:
     except (OSError, KeyError, ValueError, workload.WorkloadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    scaling = _load(args.rates).get("before_threads")
     result = estimate(runs, rates, args.cores, tuple(args.workers), gpu, ratio, scaling)
     result["subset_pages_s"] = {p.name: p.seconds for p in pages}  # the cold build's pages
     result["runs"] = [

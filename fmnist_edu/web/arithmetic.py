@@ -112,8 +112,8 @@ def row(kind: str, side: int, kernel: int, stride: int, padding: int, dilation: 
     if kind == "blocks" and out["fails_at"] is None:  # the image rows pool2's units see
         last = done[-1]
         units = sorted({0, last.output_shape[-1] // 2, last.output_shape[-1] - 1})
-        windows = {u: summary.unit_window(last, u, side) for u in units}
-        out["windows"] = [[u, list(w) if w else None] for u, w in windows.items()]
+        windows = [(u, summary.unit_window(last, u, side)) for u in units]
+        out["windows"] = [[u, list(w) if w else None] for u, w in windows]
     return out
 
 

@@ -36,8 +36,8 @@ export function imagePicker(id, records, onPick) {
 /** One line: which trained models these are (store entry, seed, epochs, commit); `names`:
  * the models the widget runs (default: all the manifest has). */
 export function provenance(manifest, names = Object.keys(manifest.models)) {
-  const parts = names.map((name) => [name, manifest.models[name]]).map(([name, m]) =>
-    `${name.toUpperCase()} test accuracy ${(100 * m.test_accuracy).toFixed(1)} % (store entry ${m.store_key})`);
+  const parts = names.map((name) => `${name.toUpperCase()} test accuracy `
+    + `${(100 * manifest.models[name].test_accuracy).toFixed(1)} % (store entry ${manifest.models[name].store_key})`);
   const any = manifest.models[names[0]];
   return el("p", { class: "fmnist-provenance" },
     `The book's own ${names.map((n) => n.toUpperCase()).join(" and ")}: the seed-${any.seed} run${names.length > 1 ? "s" : ""} `
